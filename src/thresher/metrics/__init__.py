@@ -1,0 +1,5 @@
+"""Set metrics: diversity, fidelity/coverage, drift tests."""
+
+from thresher.metrics.base import BaseMetric, MetricResult
+
+__all__ = ["BaseMetric", "MetricResult"]

@@ -1,0 +1,190 @@
+"""Exact k-nearest-neighbour search, blocked so memory stays bounded.
+
+Distances come from one BLAS matrix product per (query block, reference block) pair,
+``|q|^2 - 2 q.x + |x|^2``, and a running top-k is merged across reference blocks, so
+peak memory is ``block_queries x block_refs`` floats however large n is. Query blocks
+are shards for an :class:`~thresher.execute.Executor`, so the search runs on Ray too.
+We write this instead of calling scikit-learn's ``NearestNeighbors`` because that one
+materialises a whole query-block x n distance chunk and cannot be sharded by our
+executors; faiss is used when installed and asked for (``backend="faiss"``).
+
+This module is the kNN machinery shared by density scores, graph selectors, PRDC and
+near-duplicate detection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from thresher._validation import check_choice, check_int, check_matrix
+from thresher.errors import InvalidParameterError, MissingDependencyError
+from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+
+__all__ = ["knn", "KNNResult", "pairwise_sq_dists"]
+
+_OWNER = "knn"
+
+
+@dataclass(frozen=True)
+class KNNResult:
+    """Neighbours of each query: ``indices`` into the reference set and ``distances``, nearest first."""
+
+    distances: np.ndarray  # (n_queries, k) float64
+    indices: np.ndarray  # (n_queries, k) int64
+    metric: str
+
+
+def pairwise_sq_dists(Q: np.ndarray, X: np.ndarray, x_sq: np.ndarray | None = None) -> np.ndarray:
+    """Return squared Euclidean distances between rows of ``Q`` and ``X`` (clamped at 0)."""
+    q_sq = np.einsum("ij,ij->i", Q, Q)
+    if x_sq is None:
+        x_sq = np.einsum("ij,ij->i", X, X)
+    d = q_sq[:, None] - 2.0 * (Q @ X.T) + x_sq[None, :]
+    np.maximum(d, 0.0, out=d)
+    return d
+
+
+def _topk_rows(d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values, columns) of the k smallest per row, sorted ascending, ties by column."""
+    if k < d.shape[1]:
+        part = np.argpartition(d, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(d.shape[1]), d.shape).copy()
+    vals = np.take_along_axis(d, part, axis=1)
+    order = np.lexsort((part, vals), axis=1) if vals.size else np.zeros_like(part)
+    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(part, order, axis=1)
+
+
+def knn(
+    X: Any,
+    k: int,
+    *,
+    queries: Any = None,
+    metric: str = "euclidean",
+    exclude_self: bool | None = None,
+    block_queries: int = 1024,
+    block_refs: int = 16384,
+    executor: Executor | None = None,
+    backend: str = "numpy",
+) -> KNNResult:
+    """Find the ``k`` nearest rows of ``X`` for each query row (exact).
+
+    Parameters
+    ----------
+    X
+        Reference points (n, d).
+    k
+        Neighbours per query.
+    queries
+        Query points (m, d); ``None`` means ``X`` itself, in which case each point's own
+        row is excluded unless ``exclude_self=False``.
+    metric
+        ``"euclidean"`` (distance) or ``"cosine"`` (1 - cosine similarity).
+    backend
+        ``"numpy"`` (exact, blocked BLAS) or ``"faiss"`` (exact ``IndexFlatL2``; needs faiss).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = knn(np.array([[0.0], [1.0], [3.0]]), 1)
+    >>> r.indices.ravel().tolist(), r.distances.ravel().tolist()
+    ([1, 0, 1], [1.0, 1.0, 2.0])
+    """
+    Xa = check_matrix(X, "X", _OWNER)
+    self_query = queries is None
+    Qa = Xa if self_query else check_matrix(queries, "queries", _OWNER)
+    if Qa.shape[1] != Xa.shape[1]:
+        raise InvalidParameterError(
+            f"`queries` of knn must have {Xa.shape[1]} columns like `X`; got {Qa.shape[1]}."
+        )
+    check_choice(metric, "metric", _OWNER, ("euclidean", "cosine"))
+    check_choice(backend, "backend", _OWNER, ("numpy", "faiss"))
+    if exclude_self is None:
+        exclude_self = self_query
+    n_ref = Xa.shape[0] - (1 if exclude_self else 0)
+    check_int(k, "k", _OWNER, low=1, high=max(n_ref, 1))
+    if metric == "cosine":
+        Xa = _unit_rows(Xa)
+        Qa = Xa if self_query else _unit_rows(Qa)
+    if backend == "faiss":
+        dist_sq, idx = _knn_faiss(Xa, Qa, k, exclude_self)
+    else:
+        dist_sq, idx = _knn_numpy(Xa, Qa, k, exclude_self, block_queries, block_refs, executor)
+    if metric == "cosine":
+        dist = dist_sq / 2.0  # |a-b|^2 = 2 - 2cos for unit vectors
+    else:
+        dist = np.sqrt(dist_sq)
+    return KNNResult(dist, idx, metric)
+
+
+def _unit_rows(A: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return A / norms
+
+
+def _knn_numpy(
+    X: np.ndarray,
+    Q: np.ndarray,
+    k: int,
+    exclude_self: bool,
+    block_queries: int,
+    block_refs: int,
+    executor: Executor | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    x_sq = np.einsum("ij,ij->i", X, X)
+    kk = k + 1 if exclude_self else k
+
+    def run(shard: Shard) -> tuple[np.ndarray, np.ndarray]:
+        qb = Q[shard.start : shard.stop]
+        best_d = np.full((qb.shape[0], 0), np.inf)
+        best_i = np.zeros((qb.shape[0], 0), dtype=np.int64)
+        for r0 in range(0, X.shape[0], block_refs):
+            r1 = min(r0 + block_refs, X.shape[0])
+            d = pairwise_sq_dists(qb, X[r0:r1], x_sq[r0:r1])
+            if exclude_self:
+                rows = np.arange(shard.start, shard.stop)
+                inside = (rows >= r0) & (rows < r1)
+                d[np.flatnonzero(inside), rows[inside] - r0] = np.inf
+            vals, cols = _topk_rows(d, min(kk, r1 - r0))
+            best_d = np.concatenate([best_d, vals], axis=1)
+            best_i = np.concatenate([best_i, cols + r0], axis=1)
+            if best_d.shape[1] > kk:
+                best_d, pos = _topk_rows_by(best_d, best_i, kk)
+                best_i = pos
+        return best_d[:, :k], best_i[:, :k]
+
+    shards = make_shards(Q.shape[0], shard_size=max(1, block_queries))
+    parts = list((executor or LocalExecutor()).map(run, shards))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]).astype(np.int64)
+
+
+def _topk_rows_by(vals: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the k smallest ``vals`` per row (ties broken by smaller id); return (vals, ids)."""
+    order = np.lexsort((ids, vals), axis=1)[:, :k]
+    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+
+def _knn_faiss(X: np.ndarray, Q: np.ndarray, k: int, exclude_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import faiss
+    except ImportError:
+        raise MissingDependencyError(
+            "`backend='faiss'` of knn needs faiss; install it with: pip install faiss-cpu"
+        ) from None
+    index = faiss.IndexFlatL2(X.shape[1])
+    index.add(np.ascontiguousarray(X, dtype=np.float32))
+    kk = k + 1 if exclude_self else k
+    d, i = index.search(np.ascontiguousarray(Q, dtype=np.float32), kk)
+    d = d.astype(np.float64)
+    i = i.astype(np.int64)
+    if exclude_self:
+        own = i == np.arange(len(Q))[:, None]
+        # drop the query's own row where found, else the farthest of the k+1
+        keep = np.where(own.any(axis=1)[:, None], ~own, np.arange(kk)[None, :] < k)
+        d = d[keep].reshape(len(Q), k)
+        i = i[keep].reshape(len(Q), k)
+    return np.maximum(d, 0.0), i
