@@ -32,6 +32,14 @@ class MetricResult:
         return {"name": self.name, "value": self.value, "params": self.params, "details": self.details}
 
 
+def _canonical(table: Table) -> Table:
+    """Put rows in ``row_id`` order so a metric (random parts included) ignores row order."""
+    from thresher.select.base import canonical_order
+
+    order = canonical_order(table)
+    return table if order is None else table.take(order)
+
+
 class BaseMetric:
     """Shared machinery of every metric: override ``_compute``."""
 
@@ -51,6 +59,8 @@ class BaseMetric:
                 raise fail("reference", owner, "a Table to compare against", reference)
             reference.check_not_empty(owner)
             reference.require(self.requires, owner)
+        table = _canonical(table)
+        reference = None if reference is None else _canonical(reference)
         return self._compute(table, reference, as_generator(seed))
 
     def _compute(self, table: Table, reference: Table | None, rng: np.random.Generator) -> MetricResult:
