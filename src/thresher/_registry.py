@@ -26,7 +26,13 @@ T = TypeVar("T")
 # Packages whose modules are imported by ``load_plugins`` so that their decorators run.
 # Every module in them is imported (discovered with pkgutil), so adding a file is how a
 # new family appears; nothing else has to be edited.
-_PLUGIN_PACKAGES: tuple[str, ...] = ("thresher.scores", "thresher.select", "thresher.metrics")
+_PLUGIN_PACKAGES: tuple[str, ...] = (
+    "thresher.scores",
+    "thresher.select",
+    "thresher.metrics",
+    "thresher.signals",
+    "thresher.evaluate",
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,12 @@ SCORERS: Registry[Any] = Registry("scorer")
 SELECTORS: Registry[Any] = Registry("selector")
 METRICS: Registry[Any] = Registry("metric")
 
+SIGNALS: Registry[Any] = Registry("signal")
+MODELS: Registry[Any] = Registry("model")
+
 register_scorer = SCORERS.register
+register_signal = SIGNALS.register
+register_model = MODELS.register
 register_selector = SELECTORS.register
 register_metric = METRICS.register
 

@@ -11,13 +11,16 @@ from typing import Any
 
 import numpy as np
 
+from dataclasses import dataclass, field
+
+from thresher._registry import register_signal
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_int, fail
 from thresher.data.table import Table
 from thresher.errors import DataError
 from thresher.execute.base import Executor, LocalExecutor, Shard, spawn_seeds
 
-__all__ = ["out_of_fold_probs", "label_codes", "default_estimator"]
+__all__ = ["out_of_fold_probs", "label_codes", "default_estimator", "OutOfFoldProbs", "SignalResult"]
 
 
 def default_estimator() -> Any:
@@ -119,3 +122,37 @@ def _set_random_state(model: Any, value: int) -> None:
     updates = {k: value for k in params if k == "random_state" or k.endswith("__random_state")}
     if updates:
         model.set_params(**updates)
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    """What a signal provider produced: per-row matrices to attach, and table metadata."""
+
+    matrices: dict[str, np.ndarray]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@register_signal("probs")
+class OutOfFoldProbs:
+    """Compute out-of-fold class probabilities (``probs``) with any scikit-learn classifier.
+
+    Parameters
+    ----------
+    estimator
+        ``None`` for the default (scaled logistic regression), or a scikit-learn classifier.
+    n_splits
+        Number of stratified folds.
+    """
+
+    name = "probs"
+    produces = ("probs",)
+    requires = frozenset({"embeddings", "label"})
+
+    def __init__(self, estimator: Any = None, n_splits: int = 5) -> None:
+        self.estimator = estimator
+        self.n_splits = n_splits
+
+    def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
+        """Return the ``probs`` matrix and the ``classes`` its columns stand for."""
+        P, classes = out_of_fold_probs(table, self.estimator, n_splits=self.n_splits, seed=seed, executor=executor)
+        return SignalResult({"probs": P}, {"classes": classes.tolist()})
