@@ -145,31 +145,63 @@ class RunDir:
         with atomic_path(self.path / "table.parquet") as tmp:
             pq.write_table(table.without(table.score_names()).to_arrow(), tmp)
 
-    def read_table(self, *, with_scores: bool = True) -> Table:
-        """Return the stored input table, with stored signals and score columns attached."""
+    def read_table(self, *, with_scores: bool = True, with_signals: bool = False) -> Table:
+        """Return the stored input table, with stored score columns attached.
+
+        With ``with_signals``, return only the rows the stored signals describe (the
+        rows the run scored, e.g. the training split) with the signal matrices and their
+        metadata attached.
+        """
         p = self.path / "table.parquet"
         if not p.exists():
             raise RunDirError(f"run directory {str(self.path)!r} has no table.parquet; run a step first.")
         table = Table.from_arrow(pq.read_table(p))
-        for name in self.signal_names():
-            table = table.with_matrix(name, self.read_signal(name))
-        if with_scores and (self.path / "scores.parquet").exists():
+        if with_signals:
+            sig_ids = self._signal_row_ids()
+            if sig_ids is not None:
+                table = table.subset(sig_ids)
+            for name in self.signal_names():
+                table = table.with_matrix(name, self.read_signal(name))
+            table.meta.update(self.read_signal_meta())
+        if with_scores and self.scores_path.exists():
             scores = self.read_scores()
-            pos = table.positions(scores[ROW_ID].to_numpy())
+            ids = scores[ROW_ID].to_numpy()
+            known = {k: i for i, k in enumerate(table.row_id.tolist())}
+            src = np.array([i for i, r in enumerate(ids.tolist()) if r in known], dtype=np.int64)
+            dst = np.array([known[ids[i]] for i in src.tolist()], dtype=np.int64)
             cols = {}
             for c in scores.columns:
                 if c == ROW_ID:
                     continue
                 v = np.full(table.n_rows, np.nan)
-                v[pos] = scores[c].to_numpy(dtype=np.float64)
+                v[dst] = scores[c].to_numpy(dtype=np.float64)[src]
                 cols[c] = v
             table = table.with_columns(cols)
         return table
 
     # ------------------------------------------------------------------ signals
+    def _signal_row_ids(self) -> np.ndarray | None:
+        p = self.path / "signals" / "row_id.npy"
+        return np.load(p, allow_pickle=True) if p.exists() else None
+
+    def write_signal_rows(self, row_ids: np.ndarray) -> None:
+        """Record which rows (in order) the stored signals describe."""
+        with atomic_path(self.path / "signals" / "row_id.npy") as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(row_ids), allow_pickle=bool(np.asarray(row_ids).dtype == object))
+
+    def read_signal_meta(self) -> dict[str, Any]:
+        p = self.path / "signals" / "meta.json"
+        return dict(json.loads(p.read_text(encoding="utf-8"))) if p.exists() else {}
+
+    def write_signal_meta(self, meta: dict[str, Any]) -> None:
+        merged = self.read_signal_meta()
+        merged.update(meta)
+        write_json(self.path / "signals" / "meta.json", merged)
+
     def signal_names(self) -> list[str]:
         d = self.path / "signals"
-        return sorted(p.stem for p in d.glob("*.npy")) if d.exists() else []
+        return sorted(p.stem for p in d.glob("*.npy") if p.stem != "row_id") if d.exists() else []
 
     def has_signal(self, name: str) -> bool:
         return (self.path / "signals" / f"{name}.npy").exists()

@@ -1,0 +1,341 @@
+"""The end-to-end run: data -> signals -> scores -> selections/evaluation -> metrics -> report.
+
+A :class:`Recipe` (usually read from TOML) names the dataset, the signals, scorers,
+selectors and metrics by registry name with their parameters, and the evaluation grid.
+:func:`run_recipe` executes it in a run directory; every step first checks what the
+directory already holds, so a re-run skips finished work and a killed run resumes.
+
+Recipe TOML::
+
+    [data]
+    dataset = "digits"            # a built-in dataset, or:
+    # path = "rows.parquet"       # + id_column / label_column / embedding_columns ...
+    # test_path = "test.parquet"  # else a `split` column ("train"/"test") is required
+    [run]
+    seeds = [0, 1, 2]
+    fractions = [0.1, 0.3, 0.5, 0.7]
+    model = "logreg"
+    executor = "local"            # or "ray"
+    [[signals]]
+    name = "probs"                # out-of-fold probabilities
+    [[scorers]]
+    name = "margin"
+    [[selectors]]
+    name = "topk"
+    label = "easy-margin"         # arm name in results (default: the registry name)
+    by = "score.margin"
+    [[metrics]]
+    name = "vendi"
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thresher._registry import METRICS, SCORERS, SELECTORS, SIGNALS
+from thresher._validation import fail
+from thresher.data.datasets import load_dataset, split_table
+from thresher.data.io import read_table
+from thresher.data.table import Table
+from thresher.errors import InvalidParameterError, MissingColumnError
+from thresher.execute.base import Executor, get_executor
+from thresher.select.base import Budget
+from thresher.store.rundir import RunDir, selection_key
+
+__all__ = ["Recipe", "Component", "load_recipe", "demo_recipe", "run_recipe", "ensure_signals", "build"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registry entry by name with its constructor parameters (and an optional label)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> Component:
+        if "name" not in d:
+            raise InvalidParameterError(f"each entry of `{where}` in a recipe must have a `name`; got {d!r}.")
+        params = {k: v for k, v in d.items() if k not in ("name", "label")}
+        return cls(str(d["name"]), params, d.get("label"))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a run does, by name; see the module docstring for the TOML form."""
+
+    data: dict[str, Any]
+    signals: list[Component]
+    scorers: list[Component]
+    selectors: list[Component]
+    metrics: list[Component]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    fractions: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7])
+    model: str = "logreg"
+    executor: str = "local"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Recipe:
+        known = {"data", "run", "signals", "scorers", "selectors", "metrics"}
+        unknown = set(d) - known
+        if unknown:
+            raise InvalidParameterError(
+                f"recipe sections must be among {sorted(known)}; got unknown {sorted(unknown)}."
+            )
+        run = dict(d.get("run", {}))
+        run_known = {"seeds", "fractions", "model", "executor"}
+        if set(run) - run_known:
+            raise InvalidParameterError(f"`[run]` keys must be among {sorted(run_known)}; got {sorted(set(run) - run_known)}.")
+        if "data" not in d:
+            raise InvalidParameterError("a recipe must have a `[data]` section; got none.")
+        comps = {k: [Component.from_dict(x, k) for x in d.get(k, [])] for k in ("signals", "scorers", "selectors", "metrics")}
+        return cls(data=dict(d["data"]), **comps, **run)
+
+    def to_dict(self) -> dict[str, Any]:
+        def comp(c: Component) -> dict[str, Any]:
+            return {"name": c.name, **({"label": c.label} if c.label else {}), **c.params}
+
+        return {
+            "data": self.data,
+            "run": {"seeds": self.seeds, "fractions": self.fractions, "model": self.model, "executor": self.executor},
+            "signals": [comp(c) for c in self.signals],
+            "scorers": [comp(c) for c in self.scorers],
+            "selectors": [comp(c) for c in self.selectors],
+            "metrics": [comp(c) for c in self.metrics],
+        }
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe from a TOML file."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidParameterError(f"`recipe` must be an existing TOML file; got {str(p)!r}, which does not exist.")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidParameterError(f"`recipe` {str(p)!r} is not valid TOML: {exc}.") from None
+    return Recipe.from_dict(data)
+
+
+def demo_recipe(dataset: str = "digits") -> Recipe:
+    """Return the built-in demo recipe (``recipes/demo.toml``) on ``dataset``."""
+    text = resources.files("thresher.recipes").joinpath("demo.toml").read_text(encoding="utf-8")
+    d = tomllib.loads(text)
+    d["data"]["dataset"] = dataset
+    return Recipe.from_dict(d)
+
+
+def build(registry: Any, comp: Component) -> Any:
+    """Instantiate ``comp`` from ``registry``; a misspelt parameter gets a clear error."""
+    cls = registry.get(comp.name)
+    try:
+        return cls(**comp.params)
+    except TypeError as exc:
+        raise InvalidParameterError(
+            f"parameters of {registry.kind} {comp.name!r} must match its signature; got {comp.params}: {exc}."
+        ) from None
+
+
+def load_data(data: dict[str, Any]) -> tuple[Table, Table]:
+    """Return (train, test) tables for a recipe's ``[data]`` section."""
+    d = dict(data)
+    if "dataset" in d:
+        name = d.pop("dataset")
+        table = load_dataset(name, **d)
+        return table, table
+    if "path" not in d:
+        raise InvalidParameterError("`[data]` of a recipe needs `dataset` or `path`; got neither.")
+    test_path = d.pop("test_path", None)
+    table = read_table(d.pop("path"), **d)
+    if test_path is not None:
+        test = read_table(test_path, **d)
+        return table.with_column("split", np.full(table.n_rows, "train", dtype=object)), test
+    return table, table
+
+
+def _train_test(table: Table, test: Table) -> tuple[Table, Table]:
+    if test is not table:
+        return table.take(table.column("split") == "train") if table.has("split") else table, test
+    if not table.has("split"):
+        raise MissingColumnError(
+            "the data needs a `split` column ('train'/'test') or a separate `test_path` for evaluation."
+        )
+    return split_table(table)
+
+
+def ensure_signals(
+    table: Table,
+    names: set[str] | frozenset[str],
+    run: RunDir | None = None,
+    *,
+    specs: list[Component] | None = None,
+    seed: int = 0,
+    executor: Executor | None = None,
+) -> Table:
+    """Return ``table`` with every matrix in ``names`` attached, computing missing signals.
+
+    A missing matrix is produced by the registered signal whose ``produces`` lists it (with
+    the parameters given in ``specs`` for that signal, if any) and stored in ``run``.
+    """
+    specs_by_name = {c.name: c for c in (specs or [])}
+    for name in sorted(names):
+        if table.has(name):
+            continue
+        providers = [e for e in SIGNALS.entries() if name in getattr(e.cls, "produces", ())]
+        if not providers:
+            continue  # not a signal: the scorer's own require() will name what is missing
+        entry = providers[0]
+        comp = specs_by_name.get(entry.name, Component(entry.name))
+        provider = build(SIGNALS, comp)
+        log.info("computing signal %s", entry.name)
+        result = provider.compute(table, seed=seed, executor=executor)
+        for mname, values in result.matrices.items():
+            table = table.with_matrix(mname, values)
+            if run is not None:
+                run.write_signal(mname, values)
+        table.meta.update(result.meta)
+        if run is not None:
+            run.write_signal_rows(table.row_id)
+            run.write_signal_meta(result.meta)
+    return table
+
+
+def run_scores(
+    train: Table,
+    scorers: list[Component],
+    run: RunDir,
+    *,
+    signals: list[Component] | None = None,
+    seed: int = 0,
+    executor: Executor | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Table:
+    """Compute each scorer's column unless stored; return ``train`` with all score columns."""
+    for i, comp in enumerate(scorers):
+        scorer = build(SCORERS, comp)
+        column = f"score.{comp.label}" if comp.label else scorer.column
+        if run.has_score(column) and not force:
+            log.info("score %s already stored; skipping", column)
+        else:
+            train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor)
+            values = scorer.score(train, seed=seed)
+            run.write_scores(train.row_id, {column: values})
+        if progress:
+            progress("scores", i + 1, len(scorers))
+    return _attach_scores(train, run)
+
+
+def _attach_scores(train: Table, run: RunDir) -> Table:
+    scores = run.read_scores()
+    if len(scores) == 0:
+        return train
+    pos = train.positions(scores["row_id"].to_numpy()[np.isin(scores["row_id"].to_numpy(), train.row_id)])
+    ids_in = np.isin(scores["row_id"].to_numpy(), train.row_id)
+    cols = {}
+    for c in scores.columns:
+        if c == "row_id":
+            continue
+        v = np.full(train.n_rows, np.nan)
+        v[pos] = scores[c].to_numpy(dtype=np.float64)[ids_in]
+        cols[c] = v
+    return train.with_columns(cols)
+
+
+def run_recipe(
+    recipe: Recipe,
+    run_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> RunDir:
+    """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there)."""
+    from thresher.evaluate.harness import SelectorArm, evaluate
+    from thresher.report.html import write_report
+
+    table, test_src = load_data(recipe.data)
+    run = RunDir(run_dir)
+    run.open(table, {**recipe.to_dict(), "dataset": _dataset_name(recipe)}, force=force)
+    ex = executor or get_executor(recipe.executor)
+    train, test = _train_test(table, test_src)
+    seed0 = recipe.seeds[0] if recipe.seeds else 0
+    train = ensure_signals(
+        train,
+        {m for c in recipe.signals for m in getattr(SIGNALS.get(c.name), "produces", ())},
+        run,
+        specs=recipe.signals,
+        seed=seed0,
+        executor=ex,
+    )
+    train = run_scores(train, recipe.scorers, run, signals=recipe.signals, seed=seed0, executor=ex, force=force, progress=progress)
+    run.mark_step("scores", {"columns": run.score_columns()})
+
+    arms = [SelectorArm(c.key, build(SELECTORS, c), run) for c in recipe.selectors]
+    evaluate(
+        train,
+        test,
+        arms,
+        recipe.fractions,
+        recipe.seeds,
+        recipe.model,
+        run_dir=run,
+        on_progress=(lambda i, n: progress("evaluate", i, n)) if progress else None,
+    )
+    run.mark_step("evaluate")
+
+    run_metrics(train, recipe, run, force=force, progress=progress)
+    run.mark_step("metrics")
+    write_report(run)
+    run.mark_step("report")
+    return run
+
+
+def run_metrics(train: Table, recipe: Recipe, run: RunDir, *, force: bool = False, progress: Progress | None = None) -> None:
+    """Compute each metric on the training set and on each stored selection of the first seed."""
+    seed0 = recipe.seeds[0] if recipe.seeds else 0
+    targets: list[tuple[str, Table]] = [("train", train)]
+    for arm in [c.key for c in recipe.selectors] + ["random"]:
+        for f in recipe.fractions:
+            key = selection_key(arm, Budget(fraction=f), seed0)
+            if run.has_selection(key):
+                targets.append((key, train.subset(run.read_selection(key).row_ids)))
+    total = len(targets) * len(recipe.metrics)
+    i = 0
+    for comp in recipe.metrics:
+        metric = build(METRICS, comp)
+        for target_key, subset in targets:
+            i += 1
+            key = f"{comp.key}/{target_key}"
+            if run.has_metric(key) and not force:
+                continue
+            reference = train if getattr(metric, "needs_reference", False) else None
+            run.write_metric(key, metric.compute(subset, reference=reference, seed=seed0))
+            if progress:
+                progress("metrics", i, total)
+
+
+def _dataset_name(recipe: Recipe) -> str:
+    return str(recipe.data.get("dataset", recipe.data.get("path", "data")))
+
+
+def check_fractions(fractions: list[float], owner: str) -> None:
+    for f in fractions:
+        if not 0 < f <= 1:
+            raise fail("fractions", owner, "values in (0, 1]", f)

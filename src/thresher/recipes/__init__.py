@@ -1,0 +1,1 @@
+"""Built-in recipes (TOML) shipped with the package."""
