@@ -197,6 +197,13 @@ def ensure_signals(
     for name in sorted(names):
         if table.has(name):
             continue
+        if run is not None and run.has_signal(name):
+            stored_ids = run.signal_row_ids()
+            if stored_ids is not None and np.array_equal(stored_ids, table.row_id):
+                log.info("signal %s already stored; reusing it", name)
+                table = table.with_matrix(name, run.read_signal(name))
+                table.meta.update(run.read_signal_meta())
+                continue
         providers = [e for e in SIGNALS.entries() if name in getattr(e.cls, "produces", ())]
         if not providers:
             continue  # not a signal: the scorer's own require() will name what is missing

@@ -219,13 +219,15 @@ def write_table(table: Table, path: str | os.PathLike[str], *, format: str | Non
         if fmt == "parquet":
             pq.write_table(table.to_arrow(), tmp)
         elif fmt == "npz":
-            arrays: dict[str, Any] = {"ids": table.row_id.astype(str) if table.row_id.dtype == object else table.row_id}
+            arrays: dict[str, Any] = {"ids": table.row_id}
             if table.has(EMBEDDINGS):
                 arrays["X"] = table.matrix(EMBEDDINGS)
             if table.has(LABEL):
                 arrays["y"] = table.labels
             if table.has(GROUP):
                 arrays["groups"] = table.groups
+            # object arrays would need pickle to load; store strings as fixed-width unicode
+            arrays = {k: v.astype(str) if v.dtype == object else v for k, v in arrays.items()}
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
         else:
@@ -240,7 +242,7 @@ def write_table(table: Table, path: str | os.PathLike[str], *, format: str | Non
             if fmt == "csv":
                 df.to_csv(tmp, index=False)
             else:
-                df.to_json(tmp, orient="records", lines=True)
+                df.to_json(tmp, orient="records", lines=True, double_precision=15)
     return p
 
 

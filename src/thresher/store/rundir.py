@@ -157,7 +157,7 @@ class RunDir:
             raise RunDirError(f"run directory {str(self.path)!r} has no table.parquet; run a step first.")
         table = Table.from_arrow(pq.read_table(p))
         if with_signals:
-            sig_ids = self._signal_row_ids()
+            sig_ids = self.signal_row_ids()
             if sig_ids is not None:
                 table = table.subset(sig_ids)
             for name in self.signal_names():
@@ -180,7 +180,7 @@ class RunDir:
         return table
 
     # ------------------------------------------------------------------ signals
-    def _signal_row_ids(self) -> np.ndarray | None:
+    def signal_row_ids(self) -> np.ndarray | None:
         p = self.path / "signals" / "row_id.npy"
         return np.load(p, allow_pickle=True) if p.exists() else None
 
