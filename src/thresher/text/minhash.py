@@ -1,0 +1,249 @@
+"""Near-duplicate documents by MinHash and locality-sensitive hashing (LSH).
+
+Broder, "On the resemblance and containment of documents" (1997): the probability that
+two sets have the same minimum under a random hash equals their Jaccard similarity, so
+``num_perm`` such minima (a *signature*) estimate it. LSH (Indyk & Motwani 1998;
+Leskovec, Rajaraman & Ullman, *Mining of Massive Datasets*, ch. 3) cuts signatures into
+``bands`` of ``rows`` values; documents sharing one whole band become candidates, which
+happens with probability ``1 - (1 - J^rows)^bands``, a steep S-curve around the
+threshold. Candidates are verified (estimated Jaccard >= threshold) before they are
+joined, and connected components of verified pairs are the clusters. One document per
+cluster (the first in row order) is kept; the others get the duplicate flag.
+
+Why an own implementation rather than datasketch: datasketch builds one ``MinHash``
+object per document and inserts documents into its LSH index one at a time in Python.
+Here a shard's shingle hashes are concatenated and all permutations are applied as
+one NumPy array operation, minima are taken per document with ``np.minimum.reduceat``,
+and the bands are bucketed with ``np.unique`` on whole columns, so signatures are
+computed in shards through any Executor with identical results. Permutations are the
+universal family ``(a x + b) mod p`` with the prime ``p = 2^32 + 15`` and ``a, b < 2^32``
+on 32-bit shingle hashes, so every product fits in 64 bits (datasketch lets the same
+product overflow and wrap). Shingles are word ``ngram``-grams of lower-cased text
+hashed with CRC-32; a document shorter than ``ngram`` words is one shingle; a document
+with no words is never a duplicate.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from thresher._typing import Seed, as_generator
+from thresher._validation import check_float, check_int
+from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+
+__all__ = ["shingle_hashes", "minhash_signatures", "lsh_params", "near_duplicates", "NearDuplicates"]
+
+_PRIME = np.uint64((1 << 32) + 15)
+_EMPTY = np.uint64(np.iinfo(np.uint64).max)
+
+
+def shingle_hashes(text: str, ngram: int = 5) -> np.ndarray:
+    """Return the distinct 32-bit hashes of the word ``ngram``-shingles of ``text``.
+
+    Examples
+    --------
+    >>> len(shingle_hashes("a b c d", ngram=2)), len(shingle_hashes("a b a b", ngram=2))
+    (3, 2)
+    """
+    words = text.lower().split()
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    if len(words) <= ngram:
+        grams = [" ".join(words)]
+    else:
+        grams = [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
+    return np.unique(np.fromiter((zlib.crc32(g.encode("utf-8")) for g in grams), dtype=np.uint64, count=len(grams)))
+
+
+def _permutations(num_perm: int, seed: Seed) -> tuple[np.ndarray, np.ndarray]:
+    rng = as_generator(seed)
+    a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def _signatures(texts: Sequence[str], ngram: int, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+    hashes = [shingle_hashes(t, ngram) for t in texts]
+    sizes = np.array([len(h) for h in hashes], dtype=np.int64)
+    sig = np.full((len(texts), len(a)), _EMPTY, dtype=np.uint64)
+    nonempty = np.flatnonzero(sizes > 0)
+    if nonempty.size == 0:
+        return sig
+    flat = np.concatenate([hashes[i] for i in nonempty])
+    starts = np.concatenate([[0], np.cumsum(sizes[nonempty])[:-1]])
+    # process documents in groups whose shingles fit in `chunk` columns, to bound memory
+    doc_lo = 0
+    while doc_lo < len(nonempty):
+        doc_hi = int(np.searchsorted(starts, starts[doc_lo] + chunk, side="left"))
+        doc_hi = max(doc_hi, doc_lo + 1)
+        lo = starts[doc_lo]
+        hi = starts[doc_hi] if doc_hi < len(nonempty) else len(flat)
+        vals = (a[:, None] * flat[None, lo:hi] + b[:, None]) % _PRIME  # (num_perm, shingles)
+        sig[nonempty[doc_lo:doc_hi]] = np.minimum.reduceat(vals, starts[doc_lo:doc_hi] - lo, axis=1).T
+        doc_lo = doc_hi
+    return sig
+
+
+def minhash_signatures(
+    texts: Sequence[str],
+    *,
+    num_perm: int = 128,
+    ngram: int = 5,
+    seed: Seed = 1,
+    shard_size: int = 5000,
+    executor: Executor | None = None,
+) -> np.ndarray:
+    """Return MinHash signatures, a uint64 (n_docs, num_perm) array (all-max rows for empty documents).
+
+    The fraction of equal entries of two rows estimates the Jaccard similarity of the
+    documents' shingle sets.
+
+    Examples
+    --------
+    >>> s = minhash_signatures(["the quick brown fox jumps", "the quick brown fox leaps"], ngram=2)
+    >>> float((s[0] == s[1]).mean()) > 0.4
+    True
+    """
+    owner = "minhash_signatures"
+    check_int(num_perm, "num_perm", owner, low=1)
+    check_int(ngram, "ngram", owner, low=1)
+    check_int(shard_size, "shard_size", owner, low=1)
+    texts = [str(t) for t in texts]
+    a, b = _permutations(num_perm, seed)
+    shards = make_shards(len(texts), shard_size=shard_size, seed=0)
+
+    def run(shard: Shard) -> np.ndarray:
+        return _signatures(texts[shard.start : shard.stop], ngram, a, b)
+
+    parts = list((executor or LocalExecutor()).map(run, shards))
+    return np.concatenate(parts) if parts else np.zeros((0, num_perm), dtype=np.uint64)
+
+
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Return (bands, rows) minimising false positive + false negative probability mass at ``threshold``.
+
+    Same criterion as datasketch's ``MinHashLSH`` (equal weights): the integral of the
+    candidate probability ``1 - (1 - s^r)^b`` below the threshold plus that of its
+    complement above it.
+
+    Examples
+    --------
+    >>> lsh_params(0.8, 128)
+    (9, 13)
+    """
+    check_float(threshold, "threshold", "lsh_params", low=0.0, high=1.0, low_open=True, high_open=True)
+    check_int(num_perm, "num_perm", "lsh_params", low=1)
+    grid = np.linspace(0.0, 1.0, 2001)
+    best, best_err = (1, num_perm), np.inf
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            p = 1.0 - (1.0 - grid**rows) ** bands
+            fp = np.trapezoid(np.where(grid < threshold, p, 0.0), grid)
+            fn = np.trapezoid(np.where(grid >= threshold, 1.0 - p, 0.0), grid)
+            if fp + fn < best_err:
+                best, best_err = (bands, rows), fp + fn
+    return best
+
+
+@dataclass(frozen=True)
+class NearDuplicates:
+    """Near-duplicate clusters: ``cluster[i]`` is the position of the kept member of row ``i``'s cluster.
+
+    ``keep`` is True for one row per cluster (the first in row order) and for every
+    singleton; ``cluster_size`` counts the rows in each row's cluster.
+    """
+
+    cluster: np.ndarray
+    keep: np.ndarray
+    cluster_size: np.ndarray
+    n_candidate_pairs: int
+
+    @property
+    def n_duplicates(self) -> int:
+        return int((~self.keep).sum())
+
+
+def near_duplicates(
+    texts: Sequence[str],
+    *,
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    ngram: int = 5,
+    seed: Seed = 1,
+    bands: int | None = None,
+    executor: Executor | None = None,
+) -> NearDuplicates:
+    """Cluster near-duplicate documents (estimated Jaccard of shingle sets >= ``threshold``).
+
+    Parameters
+    ----------
+    threshold
+        Jaccard similarity above which two documents are near-duplicates.
+    num_perm
+        Signature length (more: better estimates, slower).
+    ngram
+        Words per shingle.
+    bands
+        LSH bands; ``None`` chooses bands and rows with :func:`lsh_params`.
+
+    Examples
+    --------
+    >>> docs = ["a b c d e f g h i j", "a b c d e f g h i j k", "z y x w v u t s r q"]
+    >>> nd = near_duplicates(docs, threshold=0.8, ngram=2)
+    >>> nd.cluster.tolist(), nd.keep.tolist()
+    ([0, 0, 2], [True, False, True])
+    """
+    owner = "near_duplicates"
+    check_float(threshold, "threshold", owner, low=0.0, high=1.0, low_open=True, high_open=True)
+    num_perm = check_int(num_perm, "num_perm", owner, low=2)
+    if bands is None:
+        n_bands, rows = lsh_params(threshold, num_perm)
+    else:
+        n_bands = check_int(bands, "bands", owner, low=1, high=num_perm)
+        rows = num_perm // n_bands
+    sig = minhash_signatures(texts, num_perm=num_perm, ngram=ngram, seed=seed, executor=executor)
+    n = sig.shape[0]
+    valid = ~np.all(sig == _EMPTY, axis=1)
+    idx = np.flatnonzero(valid)
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    n_cand = 0
+    for band in range(n_bands):
+        block = np.ascontiguousarray(sig[idx, band * rows : (band + 1) * rows])
+        _, inverse, counts = np.unique(block, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        shared = counts[inverse] > 1
+        if not shared.any():
+            continue
+        members = idx[shared]
+        buckets = inverse[shared]
+        order = np.lexsort((members, buckets))
+        members, buckets = members[order], buckets[order]
+        first = np.r_[True, buckets[1:] != buckets[:-1]]
+        head = members[first][np.cumsum(first) - 1]  # first member of each bucket, per member
+        pair = members != head
+        cand_a, cand_b = head[pair], members[pair]
+        n_cand += len(cand_a)
+        sim = (sig[cand_a] == sig[cand_b]).mean(axis=1)
+        ok = sim >= threshold
+        src.append(cand_a[ok])
+        dst.append(cand_b[ok])
+    if src:
+        s, d = np.concatenate(src), np.concatenate(dst)
+    else:
+        s = d = np.zeros(0, dtype=np.int64)
+    graph = sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    # representative: the smallest position in each component
+    rep = np.full(comp.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(rep, comp, np.arange(n))
+    cluster = rep[comp]
+    size = np.bincount(comp)[comp]
+    keep = cluster == np.arange(n)
+    return NearDuplicates(cluster=cluster, keep=keep, cluster_size=size.astype(np.int64), n_candidate_pairs=int(n_cand))
