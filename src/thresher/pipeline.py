@@ -105,7 +105,14 @@ class Recipe:
         if "data" not in d:
             raise InvalidParameterError("a recipe must have a `[data]` section; got none.")
         comps = {k: [Component.from_dict(x, k) for x in d.get(k, [])] for k in ("signals", "scorers", "selectors", "metrics")}
-        return cls(data=dict(d["data"]), **comps, **run)
+        return cls(
+            data=dict(d["data"]),
+            signals=comps["signals"],
+            scorers=comps["scorers"],
+            selectors=comps["selectors"],
+            metrics=comps["metrics"],
+            **run,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def comp(c: Component) -> dict[str, Any]:

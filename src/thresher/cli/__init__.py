@@ -259,7 +259,7 @@ def run_cmd(
     force: bool = ForceOpt,
 ) -> None:
     """Run every step of a recipe (resumes work already stored in the run directory)."""
-    from thresher.pipeline import load_recipe, run_recipe
+    from thresher.pipeline import load_recipe
 
     _run(load_recipe(recipe), run, force)
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thresher.data.table import EMBEDDINGS, GROUP, LABEL, TEXT, Table
@@ -177,7 +176,7 @@ def read_table(
     if not p.exists():
         raise DataError(f"`path` of read_table must be an existing file; got {str(p)!r}, which does not exist.")
     fmt = _format_of(p, format)
-    roles = dict(
+    roles: dict[str, Any] = dict(
         id_column=id_column,
         label_column=label_column,
         group_column=group_column,

@@ -17,7 +17,7 @@ NumPy/BLAS code; Arrow is the interchange format.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -325,7 +325,3 @@ class Table:
 
 _ALIASES = {"labels": LABEL, "groups": GROUP, "features": EMBEDDINGS}
 
-
-def concat_ids(tables: Sequence[Table]) -> np.ndarray:
-    """Return the concatenated row ids of ``tables``."""
-    return np.concatenate([t.row_id for t in tables]) if tables else np.empty(0, dtype=np.int64)

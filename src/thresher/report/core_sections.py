@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from thresher.report.model import Figure, Paragraph, Section, TableBlock
+from thresher.report.model import Block, Figure, Paragraph, Section, TableBlock
 from thresher.store.rundir import RunDir
 
 __all__ = ["build_overview", "build_curves", "build_scores", "build_examples", "build_metrics", "CORE_BUILDERS"]
@@ -70,7 +70,7 @@ def build_curves(run: RunDir) -> Section | None:
     wide = summary.assign(cell=[f"{m:.4f} ± {(h - lo) / 2:.4f}" for m, lo, h in zip(summary["mean"], summary["ci_low"], summary["ci_high"])])
     table = wide.pivot(index="arm", columns="fraction", values="cell").reset_index()
     table.columns = [str(c) for c in table.columns]
-    blocks = [
+    blocks: list[Block] = [
         Figure.from_matplotlib(fig, f"Test accuracy (mean and 95% CI over {n_seeds} seeds) of model '{model}' trained on each selection, against random selection at the same budget and the full data."),
         TableBlock.from_pandas(table, "Mean accuracy ± half-width of the 95% confidence interval per keep fraction."),
     ]
