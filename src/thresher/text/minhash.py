@@ -28,6 +28,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,7 +38,14 @@ from thresher._typing import Seed, as_generator
 from thresher._validation import check_float, check_int
 from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
 
-__all__ = ["shingle_hashes", "minhash_signatures", "lsh_params", "near_duplicates", "NearDuplicates"]
+__all__ = [
+    "shingle_hashes",
+    "minhash_signatures",
+    "lsh_params",
+    "near_duplicates",
+    "NearDuplicates",
+    "add_near_duplicate_columns",
+]
 
 _PRIME = np.uint64((1 << 32) + 15)
 _EMPTY = np.uint64(np.iinfo(np.uint64).max)
@@ -247,3 +255,45 @@ def near_duplicates(
     size = np.bincount(comp)[comp]
     keep = cluster == np.arange(n)
     return NearDuplicates(cluster=cluster, keep=keep, cluster_size=size.astype(np.int64), n_candidate_pairs=int(n_cand))
+
+
+def add_near_duplicate_columns(
+    table: Any,
+    *,
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    ngram: int = 5,
+    seed: Seed = 1,
+    executor: Executor | None = None,
+) -> Any:
+    """Return ``table`` with near-duplicate clusters and the keep-one flag.
+
+    Adds ``near_dup.cluster`` (row id of the cluster's kept row), ``score.near_duplicates``
+    (cluster size) and ``flag.near_duplicate`` (True for every row but the kept one).
+    Rows are taken in canonical ``row_id`` order, so the kept row is the one with the
+    smallest id whatever the order of the table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from thresher.data.table import Table
+    >>> docs = ["a b c d e f g h i j k", "a b c d e f g h i j", "z y x w v u t s r q"]
+    >>> t = Table([7, 3, 5], columns={"text": np.array(docs, dtype=object)})
+    >>> u = add_near_duplicate_columns(t, ngram=2)
+    >>> u.column("near_dup.cluster").tolist(), u.column("flag.near_duplicate").tolist()
+    ([3, 3, 5], [True, False, False])
+    """
+    from thresher.select.base import canonical_order
+
+    table.require(["text"], "add_near_duplicate_columns")
+    order = canonical_order(table)
+    pos = np.arange(table.n_rows) if order is None else order
+    texts = ["" if x is None else str(x) for x in np.asarray(table.text)[pos]]
+    nd = near_duplicates(texts, threshold=threshold, num_perm=num_perm, ngram=ngram, seed=seed, executor=executor)
+    cluster = np.empty(table.n_rows, dtype=table.row_id.dtype)
+    size = np.empty(table.n_rows)
+    flag = np.empty(table.n_rows, dtype=bool)
+    cluster[pos] = table.row_id[pos][nd.cluster]
+    size[pos] = nd.cluster_size
+    flag[pos] = ~nd.keep
+    return table.with_columns({"near_dup.cluster": cluster, "score.near_duplicates": size, "flag.near_duplicate": flag})
