@@ -86,6 +86,7 @@ def text_table(
     ids = np.arange(n, dtype=np.int64) if row_id is None else np.asarray(row_id)
     if on_empty == "raise" and empty.any():
         first = ids[np.flatnonzero(empty)[0]]
+        first = first.item() if isinstance(first, np.generic) else first
         raise DataError(f"document with row id {first!r} is empty ({int(empty.sum())} empty in all); "
                         "pass on_empty='flag' or 'drop' to keep going.")
     cols: dict[str, Any] = {"text": out}
@@ -237,7 +238,7 @@ _TROFF_ESCAPES = [
     (re.compile(r"\\\((..)"), " "),  # special characters \(em ...
     (re.compile(r"\\\[[^\]]*\]"), " "),
     (re.compile(r"\\[-]"), "-"),
-    (re.compile(r"\\[e]"), "\\\\"),
+    (re.compile(r"\\[e]"), "\x00"),  # a literal backslash, restored after the generic rule
     (re.compile(r"\\[&|^%:c]"), ""),
     (re.compile(r"\\(.)"), r"\1"),
 ]
@@ -263,7 +264,7 @@ def strip_troff(source: str) -> str:
             line = m.group(2).replace('"', "")
         for rx, rep in _TROFF_ESCAPES:
             line = rx.sub(rep, line)
-        line = " ".join(line.split())
+        line = " ".join(line.replace("\x00", "\\").split())
         if line:
             out.append(line)
     return "\n".join(out)

@@ -140,7 +140,10 @@ class MooreLewis(BaseScorer):
     Moore & Lewis, "Intelligent Selection of Language Model Training Data" (ACL 2010):
     per-token cross-entropy under an n-gram model of the target domain minus that under a
     model of general text; lower means more target-like. When ``general`` is ``None`` the
-    table's own documents are the general corpus (the pool being selected from).
+    table's own documents are the general corpus, cross-fitted: each document is scored
+    by a general model trained on the other ``n_folds - 1`` folds, because a model that
+    has seen the document itself gives it an inflated likelihood (with order >= 2 this
+    in-sample bias swamps the domain signal).
 
     Examples
     --------
@@ -156,26 +159,42 @@ class MooreLewis(BaseScorer):
     higher_is_better = False
     requires = frozenset({"text"})
 
-    def __init__(self, target: Corpus, general: Corpus | None = None, order: int = 3, executor: Any = None) -> None:
+    def __init__(
+        self, target: Corpus, general: Corpus | None = None, order: int = 3, n_folds: int = 5, executor: Any = None
+    ) -> None:
         self.target = target
         self.general = general
         self.order = order
+        self.n_folds = n_folds
         self.executor = executor
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        from thresher.text.likelihood import likelihood_ratio
+        from thresher.text.likelihood import cross_entropy
         from thresher.text.ngram import NgramLM
 
         owner = type(self).__name__
         texts = _texts(table)
-        general = texts if self.general is None else load_corpus(self.general, "general", owner)
-        a = NgramLM(order=self.order).fit(load_corpus(self.target, "target", owner))
-        b = NgramLM(order=self.order).fit(general)
-        return -likelihood_ratio(a, b, texts, normalize="token", executor=_executor(self.executor))
+        ex = _executor(self.executor)
+        h_target = cross_entropy(NgramLM(order=self.order).fit(load_corpus(self.target, "target", owner)), texts,
+                                 executor=ex)
+        if self.general is not None:
+            general = NgramLM(order=self.order).fit(load_corpus(self.general, "general", owner))
+            return h_target - cross_entropy(general, texts, executor=ex)
+        k = check_int(self.n_folds, "n_folds", owner, low=2, high=max(2, len(texts)))
+        folds = rng.permutation(len(texts)) % k
+        h_general = np.empty(len(texts))
+        for f in range(k):
+            test = np.flatnonzero(folds == f)
+            train = [texts[i] for i in np.flatnonzero(folds != f)]
+            if not any(t.strip() for t in train):
+                train = texts  # every other document is empty: fall back to the in-sample model
+            lm = NgramLM(order=self.order).fit(train)
+            h_general[test] = cross_entropy(lm, [texts[i] for i in test], executor=ex)
+        return h_target - h_general
 
     @classmethod
     def make_example(cls) -> MooreLewis:
-        return cls(target=_EXAMPLE_TARGET, general=_EXAMPLE_GENERAL, order=2)
+        return cls(target=_EXAMPLE_TARGET, order=2, n_folds=3)
 
 
 @register_scorer("dsir")

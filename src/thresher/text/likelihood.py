@@ -82,9 +82,9 @@ class CausalLM:
 
     def log_probs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Return per-document total log-probabilities (natural log) and scored-token counts."""
+        model, tok = self._load()
         import torch
 
-        model, tok = self._load()
         lp = np.zeros(len(texts))
         nt = np.zeros(len(texts), dtype=np.int64)
         bos = tok.bos_token_id
