@@ -45,7 +45,7 @@ from thresher.data.table import Table
 from thresher.errors import LengthMismatchError
 from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards, spawn_seeds
 from thresher.scores.base import BaseScorer
-from thresher.scores.valuation import _scatter, resolve_valid, valuation_conformance_table
+from thresher.scores.valuation import _scatter, resolve_estimator, resolve_valid, valuation_conformance_table
 
 __all__ = [
     "Utility",
@@ -91,7 +91,8 @@ class Utility:
     X_valid, y_valid
         The validation set the fitted model is scored on.
     estimator
-        Any scikit-learn classifier (cloned per fit); ``None``: scaled logistic regression.
+        Any scikit-learn classifier (cloned per fit), or ``"logreg"`` (the default: scaled
+        logistic regression), ``"tree"``, ``"knn"``.
     metric
         ``"accuracy"`` or a scikit-learn scorer name (``sklearn.metrics.get_scorer``).
     empty_value
@@ -100,7 +101,9 @@ class Utility:
         Remember utilities of subsets already evaluated (in this process).
 
     A subset holding a single class is scored with the constant classifier predicting it
-    (``DummyClassifier``), since most estimators refuse to fit one class.
+    (``DummyClassifier``), since most estimators refuse to fit one class. A subset the
+    estimator rejects with ``ValueError`` (e.g. fewer rows than ``n_neighbors``) scores
+    ``empty_value``, like pyDVL's ``catch_errors``.
 
     Examples
     --------
@@ -131,11 +134,7 @@ class Utility:
         self.y_valid = np.asarray(y_valid)
         if len(self.y_train) != len(self.X_train) or len(self.y_valid) != len(self.X_valid):
             raise LengthMismatchError("`y_train`/`y_valid` of Utility must have one label per row of X.")
-        if estimator is None:
-            from thresher.signals.oof import default_estimator
-
-            estimator = default_estimator()
-        self.estimator = estimator
+        self.estimator = resolve_estimator(estimator, owner, "logreg")
         self.metric = metric
         self.empty_value = check_float(empty_value, "empty_value", owner)
         self.cache = cache
@@ -170,12 +169,17 @@ class Utility:
 
         X, y = self.X_train[subset], self.y_train[subset]
         model = DummyClassifier(strategy="most_frequent") if len(np.unique(y)) == 1 else clone(self.estimator)
-        model.fit(X, y)
-        if self.metric == "accuracy":
-            return float(np.mean(model.predict(self.X_valid) == self.y_valid))
-        from sklearn.metrics import get_scorer
+        try:
+            model.fit(X, y)
+            if self.metric == "accuracy":
+                return float(np.mean(model.predict(self.X_valid) == self.y_valid))
+            from sklearn.metrics import get_scorer
 
-        return float(get_scorer(self.metric)(model, self.X_valid, self.y_valid))
+            return float(get_scorer(self.metric)(model, self.X_valid, self.y_valid))
+        except ValueError:
+            # scikit-learn's signal that the subset is too small for this model (e.g. fewer
+            # rows than n_neighbors): such a subset is worth as much as the empty set
+            return self.empty_value
 
 
 class KNNUtility:

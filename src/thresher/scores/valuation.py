@@ -40,6 +40,7 @@ __all__ = [
     "knn_shapley",
     "data_oob",
     "resolve_valid",
+    "resolve_estimator",
     "ValidSplit",
     "KNNShapley",
     "DataOOB",
@@ -297,11 +298,36 @@ class KNNShapley(BaseScorer):
         return cls(k=3, batch_size=16)
 
 
-# --------------------------------------------------------------------------- Data-OOB
-def _default_oob_estimator() -> Any:
-    from sklearn.tree import DecisionTreeClassifier
+# --------------------------------------------------------------------------- estimators
+def resolve_estimator(estimator: Any, owner: str, default: str) -> Any:
+    """Return a scikit-learn classifier: an estimator as given, or one named by a short string.
 
-    return DecisionTreeClassifier()
+    Names (handy from the CLI): ``"logreg"`` (scaled logistic regression), ``"tree"``
+    (decision tree), ``"knn"`` (5-nearest-neighbour classifier).
+
+    Examples
+    --------
+    >>> type(resolve_estimator("tree", "demo", "logreg")).__name__
+    'DecisionTreeClassifier'
+    """
+    if estimator is None:
+        estimator = default
+    if isinstance(estimator, str):
+        from sklearn.neighbors import KNeighborsClassifier
+        from sklearn.tree import DecisionTreeClassifier
+
+        from thresher.signals.oof import default_estimator
+
+        makers = {"logreg": default_estimator, "tree": DecisionTreeClassifier, "knn": KNeighborsClassifier}
+        if estimator not in makers:
+            raise fail("estimator", owner, "a scikit-learn classifier or one of 'logreg', 'tree', 'knn'", estimator)
+        return makers[estimator]()
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+        raise fail("estimator", owner, "a scikit-learn classifier (with fit and predict)", type(estimator).__name__)
+    return estimator
+
+
+# --------------------------------------------------------------------------- Data-OOB
 
 
 def data_oob(
@@ -345,7 +371,7 @@ def data_oob(
     check_int(n_estimators, "n_estimators", owner, low=1)
     if not (isinstance(max_samples, (int, float)) and 0 < max_samples <= 1):
         raise fail("max_samples", owner, "a fraction in (0, 1]", max_samples)
-    est = _default_oob_estimator() if estimator is None else estimator
+    est = resolve_estimator(estimator, owner, "tree")
     m = max(1, int(round(max_samples * n)))
 
     def fit_one(shard: Shard) -> tuple[np.ndarray, np.ndarray]:
