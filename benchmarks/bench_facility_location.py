@@ -112,7 +112,7 @@ def main() -> None:
     for nn in args.n_neighbors:
         for kernel in args.kernels:
 
-            def run_thresher() -> np.ndarray:
+            def run_thresher(nn: int = nn, kernel: str = kernel) -> np.ndarray:
                 g = build_graph(X, nn)
                 res = lazy_greedy(FacilityLocationObjective(g.similarity(kernel)), args.k)
                 return res.positions

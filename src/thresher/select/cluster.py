@@ -148,7 +148,7 @@ class ClusterBalanced(BaseSelector):
             assert score is not None
             if np.any(score < 0):
                 raise fail(self.by or "by", owner, "non-negative for allocation='score'", f"min {score.min()!r}")
-            weights = np.bincount(labels, weights=score, minlength=n_clusters)
+            weights = np.bincount(labels, weights=score, minlength=n_clusters).astype(np.float64)
         quota = allocate(sizes, weights, k)
         picked: list[np.ndarray] = []
         for c in range(n_clusters):

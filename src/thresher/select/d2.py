@@ -80,7 +80,8 @@ def d2_reverse(graph: KNNGraph, scores: np.ndarray, k: int, gamma: float) -> tup
     heap = [(-v, i) for i, v in enumerate(s.tolist())]
     heapq.heapify(heap)
     taken = np.zeros(n, dtype=bool)
-    picked, picked_scores = [], []
+    picked: list[int] = []
+    picked_scores: list[float] = []
     while len(picked) < k:
         negv, i = heapq.heappop(heap)
         if taken[i] or -negv != s[i]:

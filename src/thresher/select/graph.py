@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -171,7 +171,7 @@ class KNNGraph:
         if not meta_path.exists():
             raise RunDirError(f"`name` of KNNGraph.load must name a saved graph; got {name!r} (no {meta_path}).")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         idx = np.load(folder / "indices.npy", mmap_mode=mode)
         dist = np.load(folder / "distances.npy", mmap_mode=mode)
         ids = np.load(folder / "row_ids.npy", allow_pickle=False)

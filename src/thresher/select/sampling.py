@@ -165,7 +165,7 @@ class SensitivitySampling(BaseSelector):
         total = float(s.sum())
         if total == 0.0 and mix == 0.0:
             raise InvalidParameterError(f"`{self.by}` of {owner} must have a positive sum when mix=0; got all zeros.")
-        q = mix / n + (1.0 - mix) * (s / total if total > 0 else 0.0)
+        q = mix / n + (1.0 - mix) * (s / total if total > 0 else np.zeros(n))
         n_pos = int(np.count_nonzero(q > 0))
         if k > n_pos:
             raise fail("budget", owner, f"at most the {n_pos} rows with positive importance (or use mix > 0)", k)

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from thresher._registry import register_selector
 from thresher._validation import check_choice, check_float, check_int, fail
 from thresher.data.table import Table
-from thresher.execute.base import get_executor
+from thresher.execute.base import Executor, get_executor
 from thresher.select.base import BaseSelector, Budget
 from thresher.select.graph import KERNELS, KNNGraph, build_graph
 from thresher.select.objectives import (
@@ -88,7 +88,7 @@ class SubmodularSelector(BaseSelector):
         optimizer: str = "lazy",
         epsilon: float = 0.1,
         n_shards: int = 2,
-        executor: str = "local",
+        executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
         backend: str = "numpy",
@@ -221,7 +221,7 @@ class GraphCut(SubmodularSelector):
         optimizer: str = "lazy",
         epsilon: float = 0.1,
         n_shards: int = 2,
-        executor: str = "local",
+        executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
         backend: str = "numpy",
@@ -232,6 +232,11 @@ class GraphCut(SubmodularSelector):
 
     def _objective(self, W: sp.csr_matrix) -> Objective:
         return GraphCutObjective(W, self.lam)
+
+    @classmethod
+    def make_example(cls) -> GraphCut:
+        # exercise the distributed optimizer in the conformance tests (local == Ray)
+        return cls(n_neighbors=8, optimizer="greedi", n_shards=3)
 
 
 @register_selector("saturated_coverage")
@@ -264,7 +269,7 @@ class SaturatedCoverage(SubmodularSelector):
         optimizer: str = "lazy",
         epsilon: float = 0.1,
         n_shards: int = 2,
-        executor: str = "local",
+        executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
         backend: str = "numpy",
@@ -308,7 +313,7 @@ class LogDeterminant(SubmodularSelector):
         optimizer: str = "lazy",
         epsilon: float = 0.1,
         n_shards: int = 2,
-        executor: str = "local",
+        executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
         backend: str = "numpy",
