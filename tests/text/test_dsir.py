@@ -89,6 +89,15 @@ def test_gumbel_topk_ordered_pairs_match_successive_sampling() -> None:
     assert stats.chisquare(counts, n * expected).pvalue > 1e-3
 
 
+def test_short_documents_get_zero_weight() -> None:
+    d = DSIR(num_buckets=64, min_words=3).fit(["a b c d"], ["a b", "a b c", "", "c d e f"])
+    lw = d.log_importance_weights(["a b", "a b c", "", "c d e f"])
+    assert np.isneginf(lw[[0, 2]]).all() and np.isfinite(lw[[1, 3]]).all()
+    assert np.isneginf(DSIR(num_buckets=64).fit(["a"], ["a", ""]).log_importance_weights([""])).all()
+    lw1 = DSIR(n=1, num_buckets=64, min_words=2).fit(["a"], ["a"]).log_importance_weights(["a", "a a"])
+    assert np.isneginf(lw1[0]) and np.isfinite(lw1[1])
+
+
 def test_fit_errors() -> None:
     with pytest.raises(ValueError, match="`target` of DSIR must contain at least one word"):
         DSIR().fit(["", " "], ["a b"])

@@ -107,10 +107,10 @@ def test_keep_one_flag_uses_row_ids_not_positions() -> None:
     ids = np.arange(len(docs))[::-1] * 10  # reversed ids: the duplicate j has the smaller id
     t = Table(ids, columns={"text": np.array(docs, dtype=object)})
     u = add_near_duplicate_columns(t)
-    assert u.column("flag.near_duplicate")[i] and not u.column("flag.near_duplicate")[j]
-    assert u.column("near_dup.cluster")[i] == ids[j]
-    assert u.column("score.near_duplicates")[i] == 2
-    assert int(u.column("flag.near_duplicate").sum()) == len(pairs)
+    assert u.column("flag.text_near_duplicate")[i] and not u.column("flag.text_near_duplicate")[j]
+    assert u.column("text_near_dup.cluster")[i] == ids[j]
+    assert u.column("score.text_near_duplicates")[i] == 2
+    assert int(u.column("flag.text_near_duplicate").sum()) == len(pairs)
 
 
 @pytest.mark.ray

@@ -203,6 +203,7 @@ class DSIRWeight(BaseScorer):
 
     Xie et al., "Data Selection for Language Models via Importance Resampling" (2023).
     The raw distribution is fitted on the table's own documents unless ``raw`` is given.
+    Documents with fewer than ``min_words`` words score ``-inf`` (zero weight).
     Resample with ``ImportanceResampling(by="score.dsir", log=True)``.
 
     Examples
@@ -220,12 +221,19 @@ class DSIRWeight(BaseScorer):
     requires = frozenset({"text"})
 
     def __init__(
-        self, target: Corpus, raw: Corpus | None = None, n: int = 2, num_buckets: int = 10000, executor: Any = None
+        self,
+        target: Corpus,
+        raw: Corpus | None = None,
+        n: int = 2,
+        num_buckets: int = 10000,
+        min_words: int = 1,
+        executor: Any = None,
     ) -> None:
         self.target = target
         self.raw = raw
         self.n = n
         self.num_buckets = num_buckets
+        self.min_words = min_words
         self.executor = executor
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
@@ -235,8 +243,11 @@ class DSIRWeight(BaseScorer):
         texts = _texts(table)
         raw = texts if self.raw is None else load_corpus(self.raw, "raw", owner)
         ex = _executor(self.executor)
-        model = DSIR(n=self.n, num_buckets=self.num_buckets).fit(load_corpus(self.target, "target", owner), raw, executor=ex)
-        return model.log_importance_weights(texts, executor=ex)
+        model = DSIR(n=self.n, num_buckets=self.num_buckets, min_words=self.min_words)
+        target = load_corpus(self.target, "target", owner)
+        if self.raw is None:
+            return model.fit_log_weights(target, texts, executor=ex)
+        return model.fit(target, raw, executor=ex).log_importance_weights(texts, executor=ex)
 
     @classmethod
     def make_example(cls) -> DSIRWeight:
@@ -360,7 +371,7 @@ class TextQuality(BaseScorer):
         return 1.0 - np.mean(np.stack(list(flags.values())), axis=0)
 
 
-@register_scorer("near_duplicates")
+@register_scorer("text_near_duplicates")
 class NearDuplicateCount(BaseScorer):
     """Score documents by the size of their MinHash-LSH near-duplicate cluster (1 = unique).
 
@@ -384,7 +395,7 @@ class NearDuplicateCount(BaseScorer):
     [2.0, 2.0, 1.0]
     """
 
-    name = "near_duplicates"
+    name = "text_near_duplicates"
     higher_is_better = False
     requires = frozenset({"text"})
 

@@ -111,6 +111,10 @@ class DSIR:
         Number of hash buckets (the paper's 10,000).
     smoothing
         Added to both distributions before the log-ratio (the reference uses ``1e-8``).
+    min_words
+        Documents with fewer words get log weight ``-inf`` (never resampled), like the
+        reference's ``min_example_length`` filter; without it an empty document would get
+        weight ``exp(0) = 1``, above most real documents.
 
     Examples
     --------
@@ -122,10 +126,11 @@ class DSIR:
     0
     """
 
-    def __init__(self, n: int = 2, num_buckets: int = 10000, smoothing: float = 1e-8) -> None:
+    def __init__(self, n: int = 2, num_buckets: int = 10000, smoothing: float = 1e-8, min_words: int = 1) -> None:
         self.n = n
         self.num_buckets = num_buckets
         self.smoothing = smoothing
+        self.min_words = min_words
 
     def fit(
         self,
@@ -135,10 +140,31 @@ class DSIR:
         executor: Executor | None = None,
     ) -> DSIR:
         """Estimate the target (``p``) and raw (``q``) n-gram distributions and their log-ratio."""
-        owner = "DSIR"
-        check_float(self.smoothing, "smoothing", owner, low=0.0, low_open=True)
-        ct = np.asarray(self._features(target, executor).sum(axis=0)).ravel()
-        cr = np.asarray(self._features(raw, executor).sum(axis=0)).ravel()
+        self._fit(self._features(target, executor), self._features(raw, executor))
+        return self
+
+    def fit_log_weights(
+        self, target: Sequence[str], raw: Sequence[str], *, executor: Executor | None = None
+    ) -> np.ndarray:
+        """Fit on ``target`` and ``raw`` and return the raw documents' log weights (featurising ``raw`` once)."""
+        Xr = self._features(raw, executor)
+        self._fit(self._features(target, executor), Xr)
+        return self._weights(Xr)
+
+    def _weights(self, X: sp.csr_matrix) -> np.ndarray:
+        check_int(self.min_words, "min_words", "DSIR", low=0)
+        lw = np.asarray(X @ self.log_diff_, dtype=np.float64).ravel()
+        # w words give F(w) = sum_{k=1..n} max(w - k + 1, 0) features, strictly increasing in w,
+        # so "fewer than min_words words" is "fewer than F(min_words) features"
+        m = self.min_words
+        min_features = sum(max(m - k + 1, 0) for k in range(1, self.n + 1))
+        lw[np.asarray(X.sum(axis=1)).ravel() < min_features] = -np.inf
+        return lw
+
+    def _fit(self, Xt: sp.csr_matrix, Xr: sp.csr_matrix) -> None:
+        check_float(self.smoothing, "smoothing", "DSIR", low=0.0, low_open=True)
+        ct = np.asarray(Xt.sum(axis=0)).ravel()
+        cr = np.asarray(Xr.sum(axis=0)).ravel()
         if ct.sum() == 0:
             raise DataError("`target` of DSIR must contain at least one word; got only empty documents.")
         if cr.sum() == 0:
@@ -146,17 +172,15 @@ class DSIR:
         self.target_probs_ = ct / ct.sum()
         self.raw_probs_ = cr / cr.sum()
         self.log_diff_ = np.log(self.target_probs_ + self.smoothing) - np.log(self.raw_probs_ + self.smoothing)
-        return self
 
     def _features(self, texts: Sequence[str], executor: Executor | None) -> sp.csr_matrix:
         return hashed_ngram_features(texts, n=self.n, num_buckets=self.num_buckets, executor=executor)
 
     def log_importance_weights(self, texts: Sequence[str], *, executor: Executor | None = None) -> np.ndarray:
-        """Return each document's log importance weight ``x . (log p - log q)``."""
+        """Return each document's log importance weight ``x . (log p - log q)`` (``-inf`` below ``min_words``)."""
         if not hasattr(self, "log_diff_"):
             raise DataError("DSIR must be fitted (call .fit(target, raw)) before it can weight documents.")
-        X = self._features(texts, executor)
-        return np.asarray(X @ self.log_diff_, dtype=np.float64).ravel()
+        return self._weights(self._features(texts, executor))
 
 
 def dsir_resample(
@@ -179,7 +203,6 @@ def dsir_resample(
     [0, 1]
     """
     check_int(k, "k", "dsir_resample", low=0, high=len(raw))
-    model = DSIR(n=n, num_buckets=num_buckets).fit(target, raw, executor=executor)
-    lw = model.log_importance_weights(raw, executor=executor)
+    lw = DSIR(n=n, num_buckets=num_buckets).fit_log_weights(target, raw, executor=executor)
     return gumbel_topk(lw, k, as_generator(seed)), lw
 

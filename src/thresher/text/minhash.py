@@ -295,8 +295,8 @@ def add_near_duplicate_columns(
 ) -> Any:
     """Return ``table`` with near-duplicate clusters and the keep-one flag.
 
-    Adds ``near_dup.cluster`` (row id of the cluster's kept row), ``score.near_duplicates``
-    (cluster size) and ``flag.near_duplicate`` (True for every row but the kept one).
+    Adds ``text_near_dup.cluster`` (row id of the cluster's kept row), ``score.text_near_duplicates``
+    (cluster size) and ``flag.text_near_duplicate`` (True for every row but the kept one).
     Rows are taken in canonical ``row_id`` order, so the kept row is the one with the
     smallest id whatever the order of the table.
 
@@ -307,7 +307,7 @@ def add_near_duplicate_columns(
     >>> docs = ["a b c d e f g h i j k", "a b c d e f g h i j", "z y x w v u t s r q"]
     >>> t = Table([7, 3, 5], columns={"text": np.array(docs, dtype=object)})
     >>> u = add_near_duplicate_columns(t, ngram=2)
-    >>> u.column("near_dup.cluster").tolist(), u.column("flag.near_duplicate").tolist()
+    >>> u.column("text_near_dup.cluster").tolist(), u.column("flag.text_near_duplicate").tolist()
     ([3, 3, 5], [True, False, False])
     """
     from thresher.select.base import canonical_order
@@ -323,4 +323,4 @@ def add_near_duplicate_columns(
     cluster[pos] = table.row_id[pos][nd.cluster]
     size[pos] = nd.cluster_size
     flag[pos] = ~nd.keep
-    return table.with_columns({"near_dup.cluster": cluster, "score.near_duplicates": size, "flag.near_duplicate": flag})
+    return table.with_columns({"text_near_dup.cluster": cluster, "score.text_near_duplicates": size, "flag.text_near_duplicate": flag})
