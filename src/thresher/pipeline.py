@@ -140,11 +140,18 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe.from_dict(data)
 
 
-def demo_recipe(dataset: str = "digits") -> Recipe:
-    """Return the built-in demo recipe (``recipes/demo.toml``) on ``dataset``."""
+def demo_recipe(dataset: str = "digits", n_train: int | None = None) -> Recipe:
+    """Return the built-in demo recipe (``recipes/demo.toml``) on ``dataset``.
+
+    ``n_train`` keeps the first training rows of ``fashion-mnist`` (all 60,000 by default).
+    """
     text = resources.files("thresher.recipes").joinpath("demo.toml").read_text(encoding="utf-8")
     d = tomllib.loads(text)
     d["data"]["dataset"] = dataset
+    if n_train is not None:
+        if dataset != "fashion-mnist":
+            raise InvalidParameterError(f"`n_train` of demo_recipe applies to 'fashion-mnist' only; got dataset {dataset!r}.")
+        d["data"]["n_train"] = n_train
     return Recipe.from_dict(d)
 
 

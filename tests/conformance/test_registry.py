@@ -81,3 +81,35 @@ def test_every_entry_has_a_description() -> None:
     for reg in (SCORERS, SELECTORS, METRICS):
         for entry in reg:
             assert entry.description, f"{reg.kind} {entry.name} has no docstring summary"
+
+
+def _executor_entries() -> list[tuple[str, str]]:
+    """(kind, name) of every entry whose example instance takes an ``executor``."""
+    out = []
+    for kind, reg in (("scorer", SCORERS), ("selector", SELECTORS), ("metric", METRICS)):
+        for entry in reg:
+            if hasattr(entry.cls.make_example(), "executor"):
+                out.append((kind, entry.name))
+    return out
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(("kind", "name"), _executor_entries())
+def test_local_and_ray_executors_agree(kind: str, name: str, ray_local) -> None:
+    from thresher.execute import LocalExecutor, get_executor
+
+    reg = {"scorer": SCORERS, "selector": SELECTORS, "metric": METRICS}[kind]
+    cls = reg.get(name)
+    table = _table_for(cls)
+    results = []
+    for ex in (LocalExecutor(), get_executor("ray")):
+        inst = cls.make_example()
+        inst.executor = ex
+        if kind == "scorer":
+            results.append(inst.score(table, seed=5))
+        elif kind == "selector":
+            results.append(inst.select(table, Budget(n=7), seed=5).row_ids)
+        else:
+            ref = make_fixture_table(n=80, seed=5) if getattr(cls, "needs_reference", False) else None
+            results.append(np.array([inst.compute(table, reference=ref, seed=5).value]))
+    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-12, err_msg=f"{name}: local != ray")

@@ -268,12 +268,13 @@ def run_cmd(
 def demo(
     run: Path = typer.Option(Path("runs/demo"), "--run", "-r", help="Run directory."),
     dataset: str = typer.Option("digits", help="Built-in dataset ('digits' or 'fashion-mnist')."),
+    n_train: Optional[int] = typer.Option(None, help="Fashion-MNIST only: keep the first N training rows."),
     force: bool = ForceOpt,
 ) -> None:
     """Run the whole slice on a built-in dataset: score, select, evaluate against random, report."""
     from thresher.pipeline import demo_recipe
 
-    _run(demo_recipe(dataset), run, force)
+    _run(demo_recipe(dataset, n_train), run, force)
 
 
 def _run(recipe: Any, run: Path, force: bool) -> None:
