@@ -1,0 +1,453 @@
+"""Per-example gradients with ``torch.func`` (vmap over grad), optionally randomly projected.
+
+Gradient-based scores (GraNd, TracIn, gradient similarity, mimic, influence) all need
+the gradient of the loss of *one* example with respect to the model's parameters. A
+Python loop over examples is slow (one backward pass each); ``torch.func.vmap`` over
+``torch.func.grad`` computes a whole batch of per-example gradients in one vectorised
+pass. ``last_layer=True`` restricts the gradient to the parameters of the last layer
+(the cheap approximation used by EL2N-style analyses and by TracIn in practice).
+
+Storing full per-example gradients for 60,000 examples of a 100k-parameter model would
+take 24 GB, so :func:`projected_gradients` multiplies each batch of gradients by a fixed
+random Gaussian matrix (Johnson-Lindenstrauss, as in TRAK and LESS) and only keeps the
+``dim``-dimensional projections; memory is ``batch_size * n_params + n_params * dim +
+n * dim`` floats. The projection matrix is generated block by block from the seed, so it
+is never materialised for very large models.
+
+torch is imported inside the functions (``pip install thresher[torch]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from thresher._registry import register_signal
+from thresher._typing import Seed, seed_int
+from thresher._validation import check_int, fail
+from thresher.data.table import Table
+from thresher.errors import MissingDependencyError
+from thresher.execute.base import Executor
+from thresher.signals.oof import SignalResult, label_codes
+
+__all__ = [
+    "import_torch",
+    "parameter_names",
+    "per_example_gradients",
+    "per_example_gradients_loop",
+    "per_example_grad_norms",
+    "projected_gradients",
+    "input_gradients",
+    "gradient_variance",
+    "data_diet_signals",
+    "DataDiet",
+]
+
+
+def import_torch() -> Any:
+    """Return the ``torch`` module or raise MissingDependencyError with the install hint."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is installed in the dev environment
+        raise MissingDependencyError(
+            "PyTorch is required for training dynamics and gradient scores; install it with "
+            "`pip install thresher[torch]`."
+        ) from None
+    return torch
+
+
+def parameter_names(model: Any, last_layer: bool = False) -> list[str]:
+    """Return the names of the parameters gradients are taken with respect to.
+
+    With ``last_layer`` only the parameters of the last module that owns parameters
+    (e.g. the final ``Linear``) are returned.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> parameter_names(net), parameter_names(net, last_layer=True)
+    (['0.weight', '0.bias', '2.weight', '2.bias'], ['2.weight', '2.bias'])
+    """
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    if not names:
+        raise fail("model", "parameter_names", "a module with trainable parameters", type(model).__name__)
+    if not last_layer:
+        return names
+    prefix = names[-1].rsplit(".", 1)[0] if "." in names[-1] else ""
+    return [n for n in names if (n.rsplit(".", 1)[0] if "." in n else "") == prefix]
+
+
+def _batches(n: int, batch_size: int) -> Iterator[slice]:
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def _as_tensors(torch: Any, X: Any, y: Any, device: Any) -> tuple[Any, Any]:
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64), device=device)
+    if Xt.shape[0] != yt.shape[0]:
+        raise fail("y", "per_example_gradients", f"one label per row of X ({Xt.shape[0]})", int(yt.shape[0]))
+    return Xt, yt
+
+
+def _per_example_fn(model: Any, names: list[str]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Return (vmapped grad function, trainable params, frozen params+buffers)."""
+    import torch
+    from torch.func import functional_call, grad, vmap
+
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    train = {n: params[n] for n in names}
+    frozen = {n: p for n, p in params.items() if n not in train}
+    frozen.update({n: b.detach() for n, b in model.named_buffers()})
+
+    def loss_one(tp: dict[str, Any], x: Any, t: Any) -> Any:
+        out = functional_call(model, {**frozen, **tp}, (x.unsqueeze(0),))
+        return torch.nn.functional.cross_entropy(out, t.unsqueeze(0))
+
+    return vmap(grad(loss_one), in_dims=(None, 0, 0)), train, frozen
+
+
+def _flat(torch: Any, grads: dict[str, Any], names: list[str]) -> Any:
+    return torch.cat([grads[n].reshape(grads[n].shape[0], -1) for n in names], dim=1)
+
+
+def per_example_gradients(
+    model: Any, X: Any, y: Any, *, last_layer: bool = False, batch_size: int = 256
+) -> np.ndarray:
+    """Return the per-example cross-entropy gradients, one flattened row per example.
+
+    Computed with ``torch.func.vmap(torch.func.grad(...))`` over batches of
+    ``batch_size`` examples; the model is evaluated as given (call ``model.eval()``
+    first to freeze dropout/batch-norm statistics).
+
+    Parameters
+    ----------
+    model
+        A ``torch.nn.Module`` mapping a batch of inputs to logits.
+    X, y
+        Inputs (n, ...) and integer class labels (n,).
+    last_layer
+        Only the parameters of the last layer (see :func:`parameter_names`).
+
+    Returns
+    -------
+    ndarray, float32, shape (n, n_params)
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Linear(3, 2)
+    >>> G = per_example_gradients(net, np.ones((4, 3)), np.array([0, 1, 0, 1]))
+    >>> G.shape
+    (4, 8)
+    """
+    torch = import_torch()
+    check_int(batch_size, "batch_size", "per_example_gradients", low=1)
+    names = parameter_names(model, last_layer)
+    fn, train, _ = _per_example_fn(model, names)
+    dev = next(model.parameters()).device
+    Xt, yt = _as_tensors(torch, X, y, dev)
+    out = []
+    for sl in _batches(len(yt), batch_size):
+        out.append(_flat(torch, fn(train, Xt[sl], yt[sl]), names).cpu().numpy())
+    n_params = sum(int(train[n].numel()) for n in names)
+    return np.concatenate(out) if out else np.zeros((0, n_params), dtype=np.float32)
+
+
+def per_example_gradients_loop(model: Any, X: Any, y: Any, *, last_layer: bool = False) -> np.ndarray:
+    """Return per-example gradients with one autograd backward pass per example.
+
+    The slow reference the vmap route is checked (and benchmarked) against.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Linear(3, 2)
+    >>> X, y = np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    >>> bool(np.allclose(per_example_gradients_loop(net, X, y), per_example_gradients(net, X, y), atol=1e-6))
+    True
+    """
+    torch = import_torch()
+    names = parameter_names(model, last_layer)
+    params = dict(model.named_parameters())
+    dev = next(model.parameters()).device
+    Xt, yt = _as_tensors(torch, X, y, dev)
+    rows = []
+    for i in range(len(yt)):
+        loss = torch.nn.functional.cross_entropy(model(Xt[i : i + 1]), yt[i : i + 1])
+        gs = torch.autograd.grad(loss, [params[n] for n in names])
+        rows.append(torch.cat([g.reshape(-1) for g in gs]).detach().cpu().numpy())
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def per_example_grad_norms(
+    model: Any, X: Any, y: Any, *, last_layer: bool = False, batch_size: int = 256
+) -> np.ndarray:
+    """Return the L2 norm of each example's loss gradient (the GraNd quantity), float64 (n,).
+
+    Gradients are formed batch by batch and reduced at once, so memory is
+    ``batch_size * n_params`` floats whatever ``n`` is.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Linear(3, 2)
+    >>> X, y = np.ones((2, 3)), np.array([0, 1])
+    >>> bool(np.allclose(per_example_grad_norms(net, X, y), np.linalg.norm(per_example_gradients(net, X, y), axis=1)))
+    True
+    """
+    torch = import_torch()
+    check_int(batch_size, "batch_size", "per_example_grad_norms", low=1)
+    names = parameter_names(model, last_layer)
+    fn, train, _ = _per_example_fn(model, names)
+    dev = next(model.parameters()).device
+    Xt, yt = _as_tensors(torch, X, y, dev)
+    out = np.empty(len(yt), dtype=np.float64)
+    for sl in _batches(len(yt), batch_size):
+        g = fn(train, Xt[sl], yt[sl])
+        sq = sum(g[n].reshape(g[n].shape[0], -1).double().pow(2).sum(dim=1) for n in names)
+        out[sl] = torch.sqrt(sq).cpu().numpy()
+    return out
+
+
+def projection_block(n_rows: int, dim: int, seed: int, block: int) -> np.ndarray:
+    """Return rows of the Gaussian projection matrix for one parameter block (float32).
+
+    Entries are N(0, 1/dim), so projected inner products are unbiased estimates of the
+    true ones. Block ``block`` is drawn from ``SeedSequence([seed, block])`` and so does
+    not depend on the block size used by the caller for other blocks.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, block]))
+    return (rng.standard_normal((n_rows, dim), dtype=np.float32) / np.float32(np.sqrt(dim))).astype(np.float32)
+
+
+def projected_gradients(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    dim: int = 512,
+    seed: Seed = 0,
+    last_layer: bool = False,
+    batch_size: int = 256,
+    param_block: int = 65536,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return per-example gradients randomly projected to ``dim`` dimensions, float32 (n, dim).
+
+    ``G_proj = G @ P`` with ``P`` a (n_params, dim) Gaussian matrix with N(0, 1/dim)
+    entries (Johnson-Lindenstrauss), so dot products and norms of projected gradients
+    approximate those of the full gradients. ``P`` is generated in blocks of
+    ``param_block`` parameter rows from ``seed``; the same seed gives the same
+    projection for every model of the same size, so gradients from different
+    checkpoints (TracIn) or data sets (LESS targets) are comparable.
+
+    Parameters
+    ----------
+    out
+        Optional preallocated (n, dim) float32 array to fill, e.g. a ``np.memmap`` under
+        the run directory, so the result never has to sit in RAM.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Linear(3, 2)
+    >>> X, y = np.random.default_rng(0).normal(size=(6, 3)), np.arange(6) % 2
+    >>> P = projected_gradients(net, X, y, dim=4, seed=1)
+    >>> P.shape, P.dtype
+    ((6, 4), dtype('float32'))
+    """
+    torch = import_torch()
+    owner = "projected_gradients"
+    check_int(dim, "dim", owner, low=1)
+    check_int(batch_size, "batch_size", owner, low=1)
+    check_int(param_block, "param_block", owner, low=1)
+    s = seed_int(seed)
+    if s is None:
+        s = int(np.random.default_rng(seed).integers(2**31))  # type: ignore[arg-type]
+    names = parameter_names(model, last_layer)
+    fn, train, _ = _per_example_fn(model, names)
+    dev = next(model.parameters()).device
+    Xt, yt = _as_tensors(torch, X, y, dev)
+    n = len(yt)
+    n_params = sum(int(train[k].numel()) for k in names)
+    if out is None:
+        out = np.empty((n, dim), dtype=np.float32)
+    elif out.shape != (n, dim):
+        raise fail("out", owner, f"an array of shape {(n, dim)}", out.shape)
+    # the projection blocks are reused for every batch: keep them when they are small
+    # (n_params * dim * 4 bytes), else regenerate them per batch
+    bounds = [(b, min(b + param_block, n_params)) for b in range(0, n_params, param_block)]
+    keep = n_params * dim * 4 <= 1 << 30
+    cache: dict[int, Any] = {}
+
+    def block(i: int) -> Any:
+        if i in cache:
+            return cache[i]
+        lo, hi = bounds[i]
+        t = torch.from_numpy(projection_block(hi - lo, dim, s, i)).to(dev)
+        if keep:
+            cache[i] = t
+        return t
+
+    for sl in _batches(n, batch_size):
+        G = _flat(torch, fn(train, Xt[sl], yt[sl]), names)
+        acc = torch.zeros((G.shape[0], dim), dtype=torch.float32, device=dev)
+        for i, (lo, hi) in enumerate(bounds):
+            acc += G[:, lo:hi] @ block(i)
+        out[sl] = acc.cpu().numpy()
+        del G
+    return out
+
+
+def input_gradients(model: Any, X: Any, y: Any, *, batch_size: int = 512) -> np.ndarray:
+    """Return the gradient of each example's true-class logit w.r.t. its input, float32 (n, ...).
+
+    This is the per-checkpoint quantity behind VoG (Agarwal et al.); the logit of the
+    labelled class is differentiated (not the loss), as in the paper.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 2)
+    >>> g = input_gradients(net, np.ones((2, 3)), np.array([0, 1]))
+    >>> bool(np.allclose(g[0], net.weight[0].detach().numpy()))
+    True
+    """
+    torch = import_torch()
+    dev = next(model.parameters()).device
+    Xt, yt = _as_tensors(torch, X, y, dev)
+    out = []
+    for sl in _batches(len(yt), batch_size):
+        xb = Xt[sl].clone().requires_grad_(True)
+        logits = model(xb)
+        sel = logits.gather(1, yt[sl].unsqueeze(1)).sum()
+        (g,) = torch.autograd.grad(sel, xb)
+        out.append(g.detach().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros_like(np.asarray(X, dtype=np.float32))
+
+
+def gradient_variance(models: Any, X: Any, y: Any, *, batch_size: int = 512) -> np.ndarray:
+    """Return raw VoG per example: mean over input features of the std of input gradients.
+
+    Agarwal, D'souza and Hooker, "Estimating Example Difficulty Using Variance of
+    Gradients" (CVPR 2022): for checkpoints t = 1..K, S_t = d logit_y / d x;
+    VoG = mean_p sqrt(mean_t (S_t,p - mean_t S_t,p)^2). Accumulated one checkpoint at
+    a time (Welford), so memory is two (n, d) arrays whatever K is. Class
+    normalisation is done by the ``vog`` scorer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = a.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    ...     _ = b.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 1.0]]))
+    >>> gradient_variance([a, b], np.zeros((2, 2)), np.array([0, 1])).tolist()
+    [0.5, 0.0]
+    """
+    mean: np.ndarray | None = None
+    m2: np.ndarray | None = None
+    k = 0
+    for model in models:
+        g = input_gradients(model, X, y, batch_size=batch_size).reshape(len(np.asarray(y)), -1).astype(np.float64)
+        k += 1
+        if mean is None or m2 is None:
+            mean, m2 = g.copy(), np.zeros_like(g)
+            continue
+        delta = g - mean
+        mean += delta / k
+        m2 += delta * (g - mean)
+    if mean is None or m2 is None:
+        raise fail("models", "gradient_variance", "at least one checkpoint", 0)
+    return np.asarray(np.sqrt(m2 / k).mean(axis=1), dtype=np.float64)
+
+
+def data_diet_signals(
+    X: Any,
+    y: Any,
+    *,
+    n_seeds: int = 3,
+    epochs: int = 2,
+    model: str = "mlp",
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: Seed = 0,
+    last_layer: bool = False,
+    image_shape: Any = None,
+    n_classes: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Train ``n_seeds`` short runs and return EL2N and GraNd at their last epoch.
+
+    Paul et al., "Deep Learning on a Data Diet" (NeurIPS 2021): both scores are taken
+    early in training (the paper: epoch 20 of 200) and averaged over independent
+    initialisations; each column here is one seed. EL2N uses the model's softmax
+    output, GraNd the norm of the per-example loss gradient (vmap).
+
+    Returns ``{"diet.el2n": (n, n_seeds), "diet.grand": (n, n_seeds)}``.
+    """
+    from thresher.evaluate.torch_models import predict_logits, train_classifier
+
+    owner = "data_diet_signals"
+    check_int(n_seeds, "n_seeds", owner, low=1)
+    yn = np.asarray(y, dtype=np.int64)
+    C = int(yn.max()) + 1 if n_classes is None else int(n_classes)
+    seeds = np.random.SeedSequence(seed_int(seed) or 0).generate_state(n_seeds)
+    el2n = np.empty((len(yn), n_seeds))
+    grand = np.empty((len(yn), n_seeds))
+    for j, s in enumerate(seeds.tolist()):
+        net = train_classifier(
+            X, yn, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=int(s), n_classes=C,
+            image_shape=image_shape,
+        )
+        z = predict_logits(net, X)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(yn)), yn] -= 1.0
+        el2n[:, j] = np.linalg.norm(p, axis=1)
+        grand[:, j] = per_example_grad_norms(net, X, yn, last_layer=last_layer)
+    return {"diet.el2n": el2n, "diet.grand": grand}
+
+
+@register_signal("data_diet")
+class DataDiet:
+    """Compute EL2N and GraNd matrices (``diet.el2n``, ``diet.grand``) from short training runs.
+
+    Parameters
+    ----------
+    n_seeds, epochs
+        Number of independent runs and the (early) epoch at which scores are taken.
+    model
+        ``"mlp"`` or ``"cnn"``.
+    last_layer
+        GraNd on last-layer gradients only.
+    """
+
+    name = "data_diet"
+    produces = ("diet.el2n", "diet.grand")
+    requires = frozenset({"embeddings", "label"})
+
+    def __init__(self, n_seeds: int = 3, epochs: int = 2, model: str = "mlp", last_layer: bool = False) -> None:
+        self.n_seeds = n_seeds
+        self.epochs = epochs
+        self.model = model
+        self.last_layer = last_layer
+
+    def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
+        """Train the runs on every row of ``table`` and return the two matrices."""
+        owner = "DataDiet"
+        table.check_not_empty(owner)
+        table.require(self.requires, owner)
+        codes, classes = label_codes(table, owner)
+        mats = data_diet_signals(
+            table.embeddings, codes, n_seeds=self.n_seeds, epochs=self.epochs, model=self.model, seed=seed,
+            last_layer=self.last_layer, image_shape=table.meta.get("image_shape"), n_classes=len(classes),
+        )
+        return SignalResult(mats, {"classes": classes.tolist()})
