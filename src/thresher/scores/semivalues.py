@@ -70,7 +70,8 @@ log = logging.getLogger(__name__)
 
 # =========================================================================== utilities
 class UtilityLike(Protocol):
-    n: int
+    @property
+    def n(self) -> int: ...
 
     def __call__(self, subset: np.ndarray) -> float: ...
 
@@ -480,7 +481,7 @@ def compute_semivalues(
     ex = executor or LocalExecutor()
     start = time.perf_counter()
     n_updates, n_evals, round_ = 0, 1, 0
-    values, stderr, counts = sampler.estimate(state)
+    values, stderr, counts = sampler.estimate(state)  # type: ignore[arg-type]
     while True:
         round_seed = root.spawn(1)[0]
         shards = make_shards(batch_size, shard_size=1, seed=round_seed)

@@ -50,7 +50,8 @@ def _value_blocks(run: RunDir) -> list[Block]:
         order = np.argsort(s[col].to_numpy(), kind="stable")
         ids, vals = s["row_id"].to_numpy(), s[col].to_numpy()
         rows = []
-        for rank, (tag, pos) in enumerate([("top", p) for p in order[::-1][:N_SHOWN]] + [("lowest", p) for p in order[:N_SHOWN]]):
+        picks = [("top", p) for p in order[::-1][:N_SHOWN]] + [("lowest", p) for p in order[:N_SHOWN]]
+        for tag, pos in picks:
             rid = ids[pos].item() if isinstance(ids[pos], np.generic) else ids[pos]
             rows.append([tag, rid, labels.get(rid, ""), f"{vals[pos]:.4g}"])
         blocks.append(TableBlock(
@@ -66,14 +67,18 @@ def _issue_blocks(run: RunDir) -> list[Block]:
     scores = run.read_scores()
     flags = [c for c in ("flag.label_issue", "flag.near_duplicate", "flag.outlier") if c in scores.columns]
     if flags:
-        rows = [[c, int(np.nansum(scores[c].to_numpy())), int(scores[c].notna().sum())] for c in flags]
-        blocks.append(TableBlock(["flag", "rows flagged", "rows checked"], rows, caption="Data issues found."))
+        counts: list[list[Any]] = [
+            [c, int(np.nansum(scores[c].to_numpy())), int(scores[c].notna().sum())] for c in flags
+        ]
+        blocks.append(TableBlock(["flag", "rows flagged", "rows checked"], counts, caption="Data issues found."))
     li = _read_json(run, "label_issues.json")
     if li is not None:
         noise = li["noise"]
         classes = [str(c) for c in noise["classes"]]
         nm = np.asarray(noise["noise_matrix"])
-        rows = [[f"given {classes[i]}"] + [f"{nm[i, j]:.3f}" for j in range(len(classes))] for i in range(len(classes))]
+        rows: list[list[Any]] = [
+            [f"given {classes[i]}"] + [f"{nm[i, j]:.3f}" for j in range(len(classes))] for i in range(len(classes))
+        ]
         blocks.append(TableBlock(
             [""] + [f"true {c}" for c in classes], rows,
             caption="Estimated noise matrix P(given label | true label) by confident learning "
