@@ -50,3 +50,12 @@ def test_embeddings_offline_semantic_cached_and_row_order_invariant(tmp_path: Pa
     np.testing.assert_allclose(out.matrix("embeddings"), E, atol=1e-5)
     res = SentenceEmbedder(batch_size=4).compute(t.take([2, 0, 3, 1]))
     np.testing.assert_allclose(res.matrices["embeddings"], E[[2, 0, 3, 1]], atol=1e-5)
+    # stored as the run's signal, readable with the table
+    from thresher.store import RunDir
+
+    rd = RunDir(tmp_path / "run2")
+    rd.open(t, {"step": "test"})
+    embed_table(t, run_dir=rd)
+    back = rd.read_table(with_scores=False, with_signals=True)
+    np.testing.assert_allclose(back.matrix("embeddings")[back.positions(t.row_id)], E, atol=1e-5)
+    assert back.meta["embedding_model"].startswith("all-MiniLM-L6-v2")

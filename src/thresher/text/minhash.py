@@ -25,6 +25,7 @@ with no words is never a duplicate.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def _permutations(num_perm: int, seed: Seed) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _signatures(texts: Sequence[str], ngram: int, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+def _signatures(texts: Sequence[str], ngram: int, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 13) -> np.ndarray:
     hashes = [shingle_hashes(t, ngram) for t in texts]
     sizes = np.array([len(h) for h in hashes], dtype=np.int64)
     sig = np.full((len(texts), len(a)), _EMPTY, dtype=np.uint64)
@@ -92,7 +93,10 @@ def _signatures(texts: Sequence[str], ngram: int, a: np.ndarray, b: np.ndarray, 
         doc_hi = max(doc_hi, doc_lo + 1)
         lo = starts[doc_lo]
         hi = starts[doc_hi] if doc_hi < len(nonempty) else len(flat)
-        vals = (a[:, None] * flat[None, lo:hi] + b[:, None]) % _PRIME  # (num_perm, shingles)
+        # (num_perm, shingles) in place; blocks of ~8k shingles keep the temporaries cache-sized
+        vals = np.multiply(a[:, None], flat[None, lo:hi])
+        vals += b[:, None]
+        np.remainder(vals, _PRIME, out=vals)
         sig[nonempty[doc_lo:doc_hi]] = np.minimum.reduceat(vals, starts[doc_lo:doc_hi] - lo, axis=1).T
         doc_lo = doc_hi
     return sig
@@ -133,6 +137,7 @@ def minhash_signatures(
     return np.concatenate(parts) if parts else np.zeros((0, num_perm), dtype=np.uint64)
 
 
+@functools.lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.5) -> tuple[int, int]:
     """Return (bands, rows) minimising weighted false positive + false negative probability mass at ``threshold``.
 
