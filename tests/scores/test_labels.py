@@ -75,7 +75,8 @@ def test_agrees_with_cleanlab(filter_by: str) -> None:
     np.testing.assert_array_equal(estimate_noise(y, P).calibrated_joint, cl_count.compute_confident_joint(y, P))
     ours = find_label_issues(y, P, filter_by=filter_by).flags
     theirs = cl_filter.find_label_issues(y, P, filter_by=filter_by, n_jobs=1)
-    assert (ours != theirs).sum() <= 0.01 * n, (ours.sum(), theirs.sum(), (ours != theirs).sum())
+    # no ties in these probabilities, so the orderings (and the issue sets) are identical
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_scorer_uses_table_classes_and_rejects_bad_filter() -> None:
