@@ -9,9 +9,10 @@ dense similarity (computed blockwise here, never held whole):
 
 so we print the ratio of f (target >= 0.99) and, because the constant ``n M`` dominates
 f, also the ratio of the k-medoids cost ``sum_i min_j d_ij^2`` (lower is better), which
-is the part that tells the selections apart. Time is wall clock of one call; peak
-memory is the tracemalloc peak of a second call (NumPy, SciPy and numba allocations are
-traced). Then thresher alone at ``--n-large`` synthetic points with GreeDi shards.
+is the part that tells the selections apart. Each method runs in a fresh process:
+time is the wall clock of the selection (graph build included), memory the growth of
+peak RSS during it (so numba, faiss and BLAS buffers count). Then thresher alone at
+``--n-large`` synthetic points with GreeDi shards.
 
 Run:  .venv/bin/python benchmarks/bench_facility_location.py [--quick]
 """
@@ -19,27 +20,69 @@ Run:  .venv/bin/python benchmarks/bench_facility_location.py [--quick]
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import os
+import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
-def _peak_mb(fn: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process image (VmHWM; unlike ru_maxrss it does not carry over a spawn's exec)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _worker(method: str, path: str, k: int, nn: int, kernel: str, backend: str, queue: Any) -> None:
+    """Run one selection in a fresh process; report (positions, seconds, peak RSS growth in MB).
+
+    Imports and apricot's numba compilation (on a tiny input) happen before the clock starts.
+    """
+    X = np.load(path)
+    if method == "apricot":
+        import apricot
+
+        apricot.FacilityLocationSelection(5, metric="euclidean", optimizer="lazy", verbose=False).fit(X[:50])
+    else:
+        from thresher.select.graph import build_graph
+        from thresher.select.objectives import FacilityLocationObjective
+        from thresher.select.optimizers import lazy_greedy
+
+        if backend == "faiss":
+            import faiss  # noqa: F401
+    before = _rss_mb()
     t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+    if method == "apricot":
+        sel = apricot.FacilityLocationSelection(k, metric="euclidean", optimizer="lazy", verbose=False)
+        sel.fit(X)
+        pos = np.asarray(sel.ranking, dtype=np.int64)
+    else:
+        g = build_graph(X, nn, backend=backend)
+        pos = lazy_greedy(FacilityLocationObjective(g.similarity(kernel)), k).positions
+    secs = time.perf_counter() - t0
+    peak = _peak_rss_mb()
+    queue.put((pos, secs, max(peak - before, 0.0)))
+
+
+def _measure(method: str, path: str, k: int, nn: int = 0, kernel: str = "", backend: str = "numpy") -> tuple[np.ndarray, float, float]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_worker, args=(method, path, k, nn, kernel, backend, q))
+    proc.start()
+    out = q.get()
+    proc.join()
+    return out
 
 
 def dense_objective(X: np.ndarray, S: np.ndarray, block: int = 2048) -> tuple[float, float]:
@@ -65,7 +108,7 @@ def load_features(n: int, dim: int) -> np.ndarray:
 
     t = load_fashion_mnist(n_train=n)
     train = t.take(np.flatnonzero(t.column("split") == "train")[:n])
-    return PCA(n_components=dim, random_state=0).fit_transform(train.embeddings)
+    return np.ascontiguousarray(PCA(n_components=dim, random_state=0).fit_transform(train.embeddings))
 
 
 def main() -> None:
@@ -74,7 +117,8 @@ def main() -> None:
     p.add_argument("--k", type=int, default=2_000)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--n-neighbors", type=int, nargs="+", default=[10, 30])
-    p.add_argument("--kernels", nargs="+", default=["sqdist", "gaussian"])
+    p.add_argument("--kernels", nargs="+", default=["gaussian"])
+    p.add_argument("--backends", nargs="+", default=["numpy", "faiss"])
     p.add_argument("--n-large", type=int, default=1_000_000)
     p.add_argument("--k-large", type=int, default=1_000)
     p.add_argument("--shard-size", type=int, default=25_000)
@@ -87,47 +131,34 @@ def main() -> None:
 
     from thresher.data.table import Table
     from thresher.select.base import Budget
-    from thresher.select.graph import build_graph
-    from thresher.select.objectives import FacilityLocationObjective
-    from thresher.select.optimizers import lazy_greedy
 
     X = load_features(args.n, args.dim)
-    print(f"data: Fashion-MNIST train, n={len(X)}, PCA to {X.shape[1]}-d; k={args.k}")
+    print(f"data: Fashion-MNIST train, n={len(X)}, PCA to {X.shape[1]}-d; k={args.k}", flush=True)
 
+    path = str(Path(tempfile.mkdtemp()) / "X.npy")
+    np.save(path, X)
     ref_obj = ref_cost = ref_t = ref_mem = None
     ref_sel: np.ndarray | None = None
     if not args.skip_apricot:
         import apricot
 
-        def run_apricot() -> np.ndarray:
-            sel = apricot.FacilityLocationSelection(args.k, metric="euclidean", optimizer="lazy", verbose=False)
-            sel.fit(X)
-            return np.asarray(sel.ranking, dtype=np.int64)
-
-        ref_sel, ref_t = _timed(run_apricot)
-        ref_mem = _peak_mb(run_apricot)
+        ref_sel, ref_t, ref_mem = _measure("apricot", path, args.k)
         ref_obj, ref_cost = dense_objective(X, ref_sel)
-        print(f"apricot {apricot.__version__}: time {ref_t:.2f} s, peak {ref_mem:.0f} MB, dense f {ref_obj:.6g}, k-medoids cost {ref_cost:.6g}")
+        print(f"apricot {apricot.__version__}: time {ref_t:.2f} s, peak RSS growth {ref_mem:.0f} MB, dense f {ref_obj:.6g}, k-medoids cost {ref_cost:.6g}")
 
-    for nn in args.n_neighbors:
-        for kernel in args.kernels:
-
-            def run_thresher(nn: int = nn, kernel: str = kernel) -> np.ndarray:
-                g = build_graph(X, nn)
-                res = lazy_greedy(FacilityLocationObjective(g.similarity(kernel)), args.k)
-                return res.positions
-
-            sel, t_s = _timed(run_thresher)
-            mem = _peak_mb(run_thresher)
-            obj, cost = dense_objective(X, sel)
-            line = f"thresher n_neighbors={nn:3d} kernel={kernel:8s}: time {t_s:.2f} s, peak {mem:.0f} MB"
-            if ref_sel is not None:
-                jac = len(np.intersect1d(sel, ref_sel)) / len(np.union1d(sel, ref_sel))
-                line += (
-                    f", dense f ratio {obj / ref_obj:.5f}, k-medoids cost ratio {cost / ref_cost:.3f} (lower better),"
-                    f" speed-up {ref_t / t_s:.1f}x, memory ratio {ref_mem / mem:.1f}x, Jaccard {jac:.3f}"
-                )
-            print(line)
+    for backend in args.backends:
+        for nn in args.n_neighbors:
+            for kernel in args.kernels:
+                sel, t_s, mem = _measure("thresher", path, args.k, nn, kernel, backend)
+                obj, cost = dense_objective(X, sel)
+                line = f"thresher backend={backend} n_neighbors={nn:3d} kernel={kernel}: time {t_s:.2f} s, peak RSS growth {mem:.0f} MB"
+                if ref_sel is not None:
+                    jac = len(np.intersect1d(sel, ref_sel)) / len(np.union1d(sel, ref_sel))
+                    line += (
+                        f", dense f ratio {obj / ref_obj:.5f}, k-medoids cost ratio {cost / ref_cost:.3f} (lower better),"
+                        f" speed-up {ref_t / t_s:.1f}x, memory ratio {ref_mem / max(mem, 1e-9):.1f}x, Jaccard {jac:.3f}"
+                    )
+                print(line, flush=True)
 
     if not args.skip_large:
         # thresher alone at scale: synthetic 64-d mixture, GreeDi over shards of --shard-size rows
@@ -140,14 +171,15 @@ def main() -> None:
         table = Table(matrices={"embeddings": Xl})
         n_shards = max(1, args.n_large // args.shard_size)
         selector = FacilityLocation(n_neighbors=10, kernel="sqdist", optimizer="greedi", n_shards=n_shards)
-        tracemalloc.start()
-        sel_l, t_l = _timed(lambda: selector.select(table, Budget(n=args.k_large), seed=0))
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        before = _rss_mb()
+        t0 = time.perf_counter()
+        sel_l = selector.select(table, Budget(n=args.k_large), seed=0)
+        t_l = time.perf_counter() - t0
+        peak = _peak_rss_mb()
         print(
-            f"thresher alone: n={args.n_large}, d={args.dim}, k={args.k_large}, GreeDi {n_shards} shards,"
-            f" time {t_l:.1f} s (under tracemalloc), peak traced {peak / 2**20:.0f} MB"
-            f" (input matrix itself {Xl.nbytes / 2**20:.0f} MB), selected {len(sel_l)}"
+            f"thresher alone: n={args.n_large}, d={args.dim}, k={args.k_large}, GreeDi {n_shards} shards of"
+            f" ~{args.n_large // n_shards} rows, n_neighbors=10: time {t_l:.1f} s, process peak RSS {peak:.0f} MB"
+            f" (RSS before the call {before:.0f} MB, input matrix {Xl.nbytes / 2**20:.0f} MB), selected {len(sel_l)}"
         )
 
 
