@@ -38,6 +38,11 @@ def test_values_and_issues_write_scores_flags_and_report(tmp_path) -> None:
     train = np.asarray(t.column("split")) == "train"
     expected = knn_shapley(t.embeddings[train], t.labels[train], t.embeddings[~train], t.labels[~train], k=3)
     np.testing.assert_allclose(scores.loc[t.row_id[train], "score.knn_shapley"].to_numpy(), expected, atol=1e-15)
+    out = runner.invoke(app, ["values", "--run", run, "-m", "banzhaf", "-p", "estimator='knn'", "-p", "max_updates=64"])
+    assert out.exit_code == 0, out.output
+    scores = rd.read_scores().set_index("row_id")
+    se = scores.loc[t.row_id[train], "stderr.banzhaf"].to_numpy()
+    assert np.all(np.isfinite(se)) and np.all(se >= 0)  # 0 where every sampled subset scores the same
     out = runner.invoke(app, ["issues", "--run", run, "--threshold", "1e-9"])
     assert out.exit_code == 0, out.output
     scores = rd.read_scores().set_index("row_id")

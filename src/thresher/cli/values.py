@@ -1,6 +1,7 @@
 """``thresher values`` and ``thresher issues``: data values and data issues into a run directory.
 
-``values`` computes value scores (``score.<method>``) with the valuation scorers;
+``values`` computes value scores (``score.<method>``; sampled semivalues also store their
+standard errors as ``stderr.<method>``) with the valuation scorers;
 ``issues`` runs confident learning, near-duplicate and outlier detection and stores the
 flags as ``flag.label_issue``, ``flag.near_duplicate``, ``flag.outlier`` (0.0/1.0 float
 columns in ``scores.parquet``), their continuous scores, and the details the report shows
@@ -78,6 +79,10 @@ def values_cmd(
             values, ids = scorer.score(table, seed=seed), table.row_id
         keep = ~np.isnan(values)
         rd.write_scores(ids[keep], {scorer.column: values[keep]})
+        stderr = getattr(scorer, "stderr_", None)
+        if stderr is not None:  # sampled semivalues: store the standard errors next to the values
+            ok = ~np.isnan(stderr)
+            rd.write_scores(scorer.row_ids_[ok], {f"stderr.{m}": stderr[ok]})
         rd.mark_step(f"values/{m}", {"params": {k: v for k, v in own.items() if k != "executor"}, "seed": seed})
         console.print(
             f"{scorer.column}: {int(keep.sum())} rows valued; mean {np.mean(values[keep]):.4g}, "

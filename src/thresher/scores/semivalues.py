@@ -532,7 +532,11 @@ def leave_one_out(utility: UtilityLike, *, executor: Executor | None = None) -> 
 
 # =========================================================================== scorers
 class _SampledValueScorer(BaseScorer):
-    """Shared plumbing: build the utility from ``valid``, run the estimator, scatter values."""
+    """Shared plumbing: build the utility from ``valid``, run the estimator, scatter values.
+
+    After ``score``, ``stderr_`` holds each row's standard error (NaN for validation rows)
+    for the rows ``row_ids_`` (the table in row-id order).
+    """
 
     higher_is_better = True
     requires = frozenset({"embeddings", "label"})
@@ -564,7 +568,11 @@ class _SampledValueScorer(BaseScorer):
             table.embeddings[pos], np.asarray(table.labels)[pos], split.X_valid, split.y_valid,
             estimator=self.estimator, metric=self.metric,
         )
-        return _scatter(table, split, self._run(utility, rng).values)
+        result = self._run(utility, rng)
+        # learned state (trailing underscore): standard errors aligned with ``row_ids_``
+        self.stderr_ = _scatter(table, split, result.stderr)
+        self.row_ids_ = table.row_id
+        return _scatter(table, split, result.values)
 
     @classmethod
     def conformance_table(cls) -> Table:
