@@ -89,14 +89,14 @@ def main() -> None:
     near_duplicates(raw[:200], threshold=args.threshold, num_perm=args.num_perm)  # warm imports and caches
     results = {}
     for name, ex in (("local", LocalExecutor()), ("ray-2", ray_ex)):
-        (lp, nt), t = _timed(lambda: document_log_probs(lm, raw, shard_size=args.shard_size, executor=ex))
+        (lp, nt), t = _timed(lambda ex=ex: document_log_probs(lm, raw, shard_size=args.shard_size, executor=ex))
         results[("ngram", name)] = (lp, t)
         print(f"n-gram perplexity [{name:5s}]: {t:7.2f} s  {len(raw) / t:9,.0f} docs/s  {nt.sum() / t:11,.0f} tokens/s")
     same = np.array_equal(results[("ngram", "local")][0], results[("ngram", "ray-2")][0])
     print(f"  ray/local speed-up {results[('ngram', 'local')][1] / results[('ngram', 'ray-2')][1]:.2f}x, identical: {same}")
 
     for name, ex in (("local", LocalExecutor()), ("ray-2", ray_ex)):
-        nd, t = _timed(lambda: near_duplicates(raw, threshold=args.threshold, num_perm=args.num_perm, executor=ex))
+        nd, t = _timed(lambda ex=ex: near_duplicates(raw, threshold=args.threshold, num_perm=args.num_perm, executor=ex))
         results[("minhash", name)] = (nd, t)
         print(f"MinHash LSH      [{name:5s}]: {t:7.2f} s  {len(raw) / t:9,.0f} docs/s  "
               f"({nd.n_duplicates} near-duplicates, {nd.n_candidate_pairs} candidate pairs)")

@@ -68,6 +68,7 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.torch
+@pytest.mark.slow  # importing transformers and building the tiny model takes 5-15 s on 2 cores
 def test_causal_lm_batched_log_probs_match_one_by_one_forward(tiny_lm_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM

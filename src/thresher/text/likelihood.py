@@ -67,8 +67,8 @@ class CausalLM:
         check_int(self.max_length, "max_length", owner, low=2)
         if not Path(self.path).is_dir():
             raise fail("path", owner, "a local directory with a saved causal language model", self.path)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
             import torch  # noqa: F401
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -76,8 +76,10 @@ class CausalLM:
             raise MissingDependencyError(
                 "CausalLM needs `transformers` and `torch`; install them with `pip install thresher[text]`."
             ) from None
-        self.tokenizer_ = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        self.model_ = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True).to(self.device).eval()
+        tokenizer: Any = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        model: Any = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
+        self.tokenizer_: Any = tokenizer
+        self.model_: Any = model.to(self.device).eval()
         return self.model_, self.tokenizer_
 
     def log_probs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -157,15 +157,15 @@ class NgramLM:
         self._gamma: list[dict[tuple[str, ...], float]] = [dict() for _ in range(n + 1)]
         self.discounts_: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
         for k in range(1, n + 1):
-            d = _discounts(counts[k].values())
-            self.discounts_.append(d)
+            disc = _discounts(counts[k].values())
+            self.discounts_.append(disc)
             total: defaultdict[tuple[str, ...], int] = defaultdict(int)
             mass: defaultdict[tuple[str, ...], float] = defaultdict(float)
             for g, c in counts[k].items():
                 h = g[:-1]
                 total[h] += c
-                mass[h] += d[min(c, 3) - 1]
-            self._a[k] = {g: (c - d[min(c, 3) - 1]) / total[g[:-1]] for g, c in counts[k].items()}
+                mass[h] += disc[min(c, 3) - 1]
+            self._a[k] = {g: (c - disc[min(c, 3) - 1]) / total[g[:-1]] for g, c in counts[k].items()}
             self._gamma[k] = {h: mass[h] / total[h] for h in total}
         self._uniform = 1.0 / len(self.vocab_)
         self.n_train_tokens_ = int(sum(len(d) + 1 for d in docs))
