@@ -50,6 +50,7 @@ __all__ = [
 
 _PRIME = np.uint64((1 << 32) + 15)
 _EMPTY = np.uint64(np.iinfo(np.uint64).max)
+_ALL_PAIRS = 16  # LSH buckets up to this size have all their pairs verified
 
 
 def shingle_hashes(text: str, ngram: int = 5) -> np.ndarray:
@@ -238,9 +239,6 @@ def near_duplicates(
     n = sig.shape[0]
     valid = ~np.all(sig == _EMPTY, axis=1)
     idx = np.flatnonzero(valid)
-    src: list[np.ndarray] = []
-    dst: list[np.ndarray] = []
-    n_cand = 0
     shingles: dict[int, np.ndarray] = {}
     texts_list = texts if isinstance(texts, list) else list(texts)
 
@@ -251,6 +249,7 @@ def near_duplicates(
         inter = len(np.intersect1d(shingles[x], shingles[y], assume_unique=True))
         return inter / (len(shingles[x]) + len(shingles[y]) - inter)
 
+    keys: list[np.ndarray] = []
     for band in range(n_bands):
         block = np.ascontiguousarray(sig[idx, band * rows : (band + 1) * rows])
         _, inverse, counts = np.unique(block, axis=0, return_inverse=True, return_counts=True)
@@ -262,22 +261,26 @@ def near_duplicates(
         buckets = inverse[shared]
         order = np.lexsort((members, buckets))
         members, buckets = members[order], buckets[order]
+        size = counts[buckets]
+        # candidate pairs: every pair in buckets of at most _ALL_PAIRS members; in larger
+        # buckets (boilerplate) each member with the bucket's first member and its predecessor
         first = np.r_[True, buckets[1:] != buckets[:-1]]
-        head = members[first][np.cumsum(first) - 1]  # first member of each bucket, per member
-        pair = members != head
-        cand_a, cand_b = head[pair], members[pair]
-        n_cand += len(cand_a)
-        if verify == "estimate":
-            sim = (sig[cand_a] == sig[cand_b]).mean(axis=1)
-        else:
-            sim = np.array([_exact_jaccard(int(x), int(y)) for x, y in zip(cand_a, cand_b)])
-        ok = sim >= threshold
-        src.append(cand_a[ok])
-        dst.append(cand_b[ok])
-    if src:
-        s, d = np.concatenate(src), np.concatenate(dst)
+        head = members[first][np.cumsum(first) - 1]
+        pa = [head[head != members], members[head != members]]
+        for d in range(1, _ALL_PAIRS):
+            same = (buckets[d:] == buckets[:-d]) & ((size[d:] <= _ALL_PAIRS) | (d == 1))
+            pa[0] = np.r_[pa[0], members[:-d][same]]
+            pa[1] = np.r_[pa[1], members[d:][same]]
+        keys.append(pa[0].astype(np.int64) * n + pa[1])
+    cand = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    cand_a, cand_b = cand // max(n, 1), cand % max(n, 1)
+    n_cand = len(cand)
+    if verify == "estimate":
+        sim = (sig[cand_a] == sig[cand_b]).mean(axis=1) if n_cand else np.zeros(0)
     else:
-        s = d = np.zeros(0, dtype=np.int64)
+        sim = np.array([_exact_jaccard(int(x), int(y)) for x, y in zip(cand_a, cand_b)])
+    ok = sim >= threshold
+    s, d = cand_a[ok], cand_b[ok]
     graph = sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     # representative: the smallest position in each component
