@@ -71,3 +71,28 @@ def test_store_representativeness_writes_each_selection(tmp_path) -> None:
     assert set(out) == {"every2", "first20"}
     assert stored[KEY_PREFIX + "every2"]["value"] == out["every2"].value
     assert store_representativeness(run) == {}  # already there: nothing recomputed
+
+
+def test_report_section_shows_stored_values_next_to_accuracy(tmp_path) -> None:
+    from thresher.report.model import Figure, TableBlock
+    from thresher.report.sections import representativeness as section
+    from thresher.store.rundir import RunDir, selection_key
+
+    t = make_fixture_table(n=60, seed=6)
+    run = RunDir(tmp_path / "run")
+    run.open(t, {})
+    run.write_table(t)
+    assert section.build(run) is None  # nothing stored yet
+    key = selection_key("kcenter", Budget(fraction=0.5), 0)
+    run.write_selection(key, Selection(t.row_id[::2], "kcenter", Budget(fraction=0.5), 0))
+    run.append_evaluation([
+        {"arm": "kcenter", "fraction": 0.5, "seed": s, "accuracy": a, "n_train": 30} for s, a in ((0, 0.8), (1, 0.9))
+    ])
+    res = store_representativeness(run, k=3, n_permutations=19)[key]
+    sec = section.build(run)
+    assert sec is not None
+    tab = next(b for b in sec.blocks if isinstance(b, TableBlock))
+    assert any(isinstance(b, Figure) and b.png[:4] == b"\x89PNG" for b in sec.blocks)
+    row = tab.rows[0]
+    assert row[:3] == ["kcenter", "0.5", "0.850"]
+    assert row[3] == f"{res.details['coverage']:.3f}" and row[5] == f"{res.details['vendi_ratio']:.3f}"

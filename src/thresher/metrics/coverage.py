@@ -144,11 +144,16 @@ def prdc(
             recall_hit |= np.any(D < ry_sq[None, s : s + block_y], axis=1)
             np.minimum(nearest, D.min(axis=1), out=nearest)
             if probabilistic:
-                dist = np.sqrt(D)
+                # 1 - p = min(1, |x - y| / R): only pairs closer than R contribute a factor
+                # below 1, and they are few, so the logs are taken on those pairs alone.
+                # log 0 = -inf (a sample point on a reference point) makes the product 0.
                 with np.errstate(divide="ignore"):
-                    # 1 - p = min(1, |x - y| / R); log 0 = -inf marks a certain hit
-                    log_miss_y[s : s + block_y] += np.log(np.minimum(dist / RX, 1.0)).sum(axis=0)
-                    log_miss_x += np.log(np.minimum(dist / RY, 1.0)).sum(axis=1)
+                    rows, cols = np.nonzero(D < RX * RX)
+                    vals = 0.5 * np.log(D[rows, cols] / (RX * RX))
+                    log_miss_y[s : s + block_y] += np.bincount(cols, weights=vals, minlength=D.shape[1])
+                    rows, cols = np.nonzero(D < RY * RY)
+                    vals = 0.5 * np.log(D[rows, cols] / (RY * RY))
+                    log_miss_x += np.bincount(rows, weights=vals, minlength=D.shape[0])
         return {
             "count": in_ball_count,
             "recall": recall_hit,
