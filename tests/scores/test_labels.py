@@ -86,3 +86,16 @@ def test_scorer_uses_table_classes_and_rejects_bad_filter() -> None:
     assert LabelIssue().score(t).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
     with pytest.raises(InvalidParameterError, match="`filter_by` of find_label_issues"):
         find_label_issues(np.array([0, 1]), np.eye(2), filter_by="nope")
+
+
+def test_calibration_rounding_equals_cleanlab_on_ties() -> None:
+    cl_count = pytest.importorskip("cleanlab.count")
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        K = int(rng.integers(2, 8))
+        C = rng.integers(0, 6, size=(K, K)) * 2  # even counts: many .5 remainders after rescaling
+        np.fill_diagonal(C, np.maximum(np.diag(C), 1))
+        labels = rng.integers(0, K, size=int(rng.integers(K, 60)))
+        labels[:K] = np.arange(K)
+        ours = calibrate_joint(C, np.bincount(labels, minlength=K))
+        np.testing.assert_array_equal(ours, cl_count.calibrate_confident_joint(C, labels))

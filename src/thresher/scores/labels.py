@@ -106,11 +106,19 @@ def confident_joint(labels: Any, probs: Any) -> np.ndarray:
 
 
 def _round_preserving_sum(x: np.ndarray) -> np.ndarray:
-    """Round to integers keeping the (rounded) total: largest remainders get the extra units."""
-    ints = np.floor(x)
-    missing = int(round(x.sum() - ints.sum()))
-    if missing > 0:
-        ints[np.argsort(-(x - ints), kind="stable")[:missing]] += 1
+    """Round to integers keeping the (rounded) total.
+
+    Round half to even, then move the entries with the largest rounding loss up (or the
+    largest gain down) one unit each until the total is right; equal losses go last index
+    first. This is cleanlab's ``round_preserving_sum`` rule, so calibrated joints agree.
+    """
+    ints = np.round(x)
+    target = float(np.round(x.sum()))
+    while (missing := int(round(target - ints.sum()))) != 0:
+        step = 1 if missing > 0 else -1
+        loss = x - ints
+        idx = np.argsort(loss, kind="stable")[::-step][: min(abs(missing), len(x))]
+        ints[idx] += step
     return ints.astype(np.int64)
 
 
