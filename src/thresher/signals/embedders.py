@@ -15,11 +15,12 @@ them as the run's ``embeddings`` signal so downstream steps see them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,26 @@ def _load(path: Path, device: str) -> Any:
             raise MissingDependencyError(
                 "sentence embeddings need `sentence-transformers`; install it with `pip install thresher[text]`."
             ) from None
-        _MODELS[key] = SentenceTransformer(str(path), device=device, local_files_only=True)
+        with _quiet_loading():
+            _MODELS[key] = SentenceTransformer(str(path), device=device, local_files_only=True)
     return _MODELS[key]
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Silence transformers' weight-loading progress bar (library code prints nothing), then restore it."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _cache_key(path: Path, texts: Sequence[str], batch_size: int, normalize: bool, max_length: int | None) -> str:

@@ -76,8 +76,11 @@ class CausalLM:
             raise MissingDependencyError(
                 "CausalLM needs `transformers` and `torch`; install them with `pip install thresher[text]`."
             ) from None
-        tokenizer: Any = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        model: Any = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
+        from thresher.signals.embedders import _quiet_loading
+
+        with _quiet_loading():
+            tokenizer: Any = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            model: Any = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
         self.tokenizer_: Any = tokenizer
         self.model_: Any = model.to(self.device).eval()
         return self.model_, self.tokenizer_
