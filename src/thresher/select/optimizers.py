@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("naive", "lazy", "stochastic")
+_LAZY_BATCH = 32  # stale candidates re-evaluated per vectorised gain call in lazy greedy
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,24 @@ def _lazy(
             if costs is not None:
                 spent += float(costs[j])
             continue
-        g = float(state.gains(np.array([j], dtype=np.int64))[0])
-        fresh_gain[j], stamp[j] = g, len(picked)
-        heapq.heappush(heap, (-(g / costs[j] if per_cost and costs is not None else g), j))
+        # j is stale: re-evaluate it together with the next stale entries in one vectorised
+        # call (fresh gains are exact, so they remain valid keys; this only saves calls)
+        batch, keep = [j], []
+        while heap and len(batch) < _LAZY_BATCH:
+            entry = heapq.heappop(heap)
+            i = entry[1]
+            if costs is not None and spent + costs[i] > capacity:
+                continue
+            if stamp[i] == len(picked):
+                keep.append(entry)
+            else:
+                batch.append(i)
+        g = state.gains(np.asarray(batch, dtype=np.int64))
+        for i, gi in zip(batch, g.tolist()):
+            fresh_gain[i], stamp[i] = gi, len(picked)
+            heapq.heappush(heap, (-(gi / costs[i] if per_cost and costs is not None else gi), i))
+        for entry in keep:
+            heapq.heappush(heap, entry)
     return GreedyResult(np.asarray(picked, dtype=np.int64), np.asarray(gains, dtype=np.float64))
 
 
