@@ -91,10 +91,11 @@ def test_strip_troff() -> None:
         '.\\" a comment\n.TH GREP 1\n.SH "NAME"\ngrep \\- print lines that match patterns\n'
         ".SH SYNOPSIS\n.B grep\n[\\fIOPTION\\fP...] \\fIPATTERNS\\fR [\\fIFILE\\fR...]\n.PP\n.br\n"
         "Use \\(lqquotes\\(rq and \\e backslash\\&.\n"
+        "\\h'2m'--flag\\h'|4n'text\n"
     )
     assert strip_troff(src) == (
         "NAME\ngrep - print lines that match patterns\nSYNOPSIS\ngrep\n[OPTION...] PATTERNS [FILE...]\n"
-        "Use quotes and \\ backslash."
+        "Use quotes and \\ backslash.\n--flagtext"
     )
 
 

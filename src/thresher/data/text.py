@@ -234,6 +234,7 @@ def read_text(
 _TROFF_ESCAPES = [
     (re.compile(r"\\f(\[[^\]]*\]|\(..|.)"), ""),  # font changes \fB \fI \fR \f(CW \f[B]
     (re.compile(r"\\s[+-]?\d+"), ""),  # size changes
+    (re.compile(r"\\[hvwlLDNoXZbx]'[^']*'"), ""),  # motions and drawing: \h'2m', \w'text', \l'...'
     (re.compile(r"\\\*(\[[^\]]*\]|\(..|.)"), ""),  # strings
     (re.compile(r"\\\((..)"), " "),  # special characters \(em ...
     (re.compile(r"\\\[[^\]]*\]"), " "),
