@@ -226,7 +226,7 @@ class _TwoSample(BaseMetric):
 
     @classmethod
     def make_example(cls) -> BaseMetric:
-        return cls(n_permutations=50)
+        return cls(n_permutations=50)  # type: ignore[call-arg]
 
 
 @register_metric("knn_two_sample")
