@@ -68,6 +68,20 @@ def test_parameter_errors() -> None:
         TextQuality(rules=["no_such_rule"]).score(t)
 
 
+def test_moore_lewis_on_tiny_tables() -> None:
+    # fewer rows than folds: one fold per row; a single row falls back to the in-sample model
+    two = MooreLewis(target=PETS, order=2).score(_table(DOCS[:2]), seed=0)
+    a = NgramLM(order=2).fit(PETS)
+    for i, other in ((0, DOCS[1]), (1, DOCS[0])):
+        lo, no = NgramLM(order=2).fit([other]).log_probs([DOCS[i]])
+        la, na = a.log_probs([DOCS[i]])
+        assert two[i] == pytest.approx(-la[0] / na[0] + lo[0] / no[0])
+    one = MooreLewis(target=PETS, order=2).score(_table(DOCS[:1]), seed=0)
+    lo, no = NgramLM(order=2).fit(DOCS[:1]).log_probs(DOCS[:1])
+    la, na = a.log_probs(DOCS[:1])
+    assert one[0] == pytest.approx(-la[0] / na[0] + lo[0] / no[0])
+
+
 def test_quality_and_near_duplicate_scorers() -> None:
     base = "one two three four five six seven eight nine ten eleven twelve"
     t = _table([base, base + " thirteen", "lorem ipsum {", "completely different words in this one document here"])

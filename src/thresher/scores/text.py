@@ -180,7 +180,7 @@ class MooreLewis(BaseScorer):
         if self.general is not None:
             general = NgramLM(order=self.order).fit(load_corpus(self.general, "general", owner))
             return h_target - cross_entropy(general, texts, executor=ex)
-        k = check_int(self.n_folds, "n_folds", owner, low=2, high=max(2, len(texts)))
+        k = min(check_int(self.n_folds, "n_folds", owner, low=2), len(texts))
         folds = rng.permutation(len(texts)) % k
         h_general = np.empty(len(texts))
         for f in range(k):
