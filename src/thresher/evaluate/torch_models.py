@@ -112,8 +112,9 @@ def train_classifier(
         Per-row loss weights (the weighted mean is minimised).
     recorder
         A TrainingRecorder: each batch's logits are logged with ``row_ids`` and each
-        epoch ends with ``recorder.checkpoint(model, lr=lr)``. Training resumes at
-        ``recorder.start_epoch`` from the stored weights.
+        epoch ends with ``recorder.checkpoint(model, lr=lr, optimizer=opt)``. Training
+        resumes at ``recorder.start_epoch`` from the stored weights and optimizer state
+        (bit-for-bit the same result as an uninterrupted run).
     epoch_indices
         One array of row positions per epoch (RS2's per-epoch subsets); every row
         every epoch when ``None``.
@@ -157,6 +158,7 @@ def train_classifier(
     start = 0
     if recorder is not None and recorder.start_epoch > 0:
         recorder.load_checkpoint(net)
+        recorder.load_optimizer(opt)
         start = recorder.start_epoch
         # advance the shuffling generator as if the finished epochs had run
         for e in range(start):
@@ -181,7 +183,7 @@ def train_classifier(
             if recorder is not None:
                 recorder.log(ids[idx], logits, yt[it])  # type: ignore[index]
         if recorder is not None:
-            recorder.checkpoint(net, lr=lr)
+            recorder.checkpoint(net, lr=lr, optimizer=opt)
     net.eval()
     return net
 

@@ -155,7 +155,8 @@ def mimic_alignment(
 
     torch = import_torch()
     yn = np.asarray(y, dtype=np.int64)
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    dtype = next(models[0].parameters()).dtype if len(models) else torch.float32
+    Xt = torch.as_tensor(np.asarray(X)).to(dtype)
     yt = torch.as_tensor(yn)
     ref = dict(reference.named_parameters())
     out = np.empty((len(yn), len(models)))
@@ -354,7 +355,7 @@ def nn_influence(
     ``mean_i CE_i + damping/2 ||theta||^2`` (damping stands in for weight decay and
     makes a non-convex Hessian invertible): ``I_i = (1/n) grad L_target . (H +
     damping I)^{-1} g_i``. One inverse-Hessian-vector product is solved (CG or LiSSA,
-    with exact Hessian-vector products by double back-propagation, ``torch.func``),
+    with exact Hessian-vector products by double back-propagation),
     then every training gradient is dotted with it batch by batch (vmap).
 
     ``hvp_batch_size`` makes each Hessian-vector product use a random minibatch (for
@@ -363,7 +364,7 @@ def nn_influence(
     from thresher.signals.gradients import _flat, _per_example_fn, import_torch, parameter_names
 
     torch = import_torch()
-    from torch.func import functional_call, grad, jvp
+    from torch.func import functional_call, grad
 
     owner = "nn_influence"
     names = parameter_names(model)
@@ -371,7 +372,8 @@ def nn_influence(
     buffers = {n: b.detach() for n, b in model.named_buffers()}
     shapes = [params[n].shape for n in names]
     sizes = [int(params[n].numel()) for n in names]
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    dtype = next(model.parameters()).dtype
+    Xt = torch.as_tensor(np.asarray(X)).to(dtype)
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
     n = len(yt)
 
@@ -394,16 +396,20 @@ def nn_influence(
             xb, yb = Xt[idx], yt[idx]
         else:
             xb, yb = Xt, yt
-        tang = unflat(torch.as_tensor(u, dtype=torch.float32))
-        _, hv = jvp(lambda tp: grad(mean_loss)(tp, xb, yb), (theta,), (tang,))
-        return torch.cat([hv[nm].reshape(-1) for nm in names]).double().numpy()
+        # exact Hessian-vector product by double back-propagation
+        tp = {nm: theta[nm].clone().requires_grad_(True) for nm in names}
+        gs = torch.autograd.grad(mean_loss(tp, xb, yb), [tp[nm] for nm in names], create_graph=True)
+        tang = unflat(torch.as_tensor(u).to(dtype))
+        dot = sum((g * tang[nm]).sum() for g, nm in zip(gs, names))
+        hv = torch.autograd.grad(dot, [tp[nm] for nm in names])
+        return torch.cat([h.reshape(-1) for h in hv]).detach().double().numpy()
 
-    gT_d = grad(mean_loss)(theta, torch.as_tensor(np.asarray(X_target, dtype=np.float32)),
+    gT_d = grad(mean_loss)(theta, torch.as_tensor(np.asarray(X_target)).to(dtype),
                            torch.as_tensor(np.asarray(y_target, dtype=np.int64)))
     gT = torch.cat([gT_d[nm].reshape(-1) for nm in names]).double().numpy()
     rng = np.random.default_rng(seed)  # type: ignore[arg-type]
     s = inverse_hvp(hvp, gT, method=method, damping=damping, max_iter=max_iter, scale=scale, rng=rng)
-    st = torch.as_tensor(s, dtype=torch.float32)
+    st = torch.as_tensor(s)
     fn, train, _ = _per_example_fn(model, names)
     out = np.empty(n)
     for b in range(0, n, batch_size):

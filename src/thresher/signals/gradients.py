@@ -85,8 +85,10 @@ def _batches(n: int, batch_size: int) -> Iterator[slice]:
         yield slice(start, min(start + batch_size, n))
 
 
-def _as_tensors(torch: Any, X: Any, y: Any, device: Any) -> tuple[Any, Any]:
+def _as_tensors(torch: Any, X: Any, y: Any, device: Any, dtype: Any = None) -> tuple[Any, Any]:
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    if dtype is not None and dtype != Xt.dtype:
+        Xt = torch.as_tensor(np.asarray(X), device=device).to(dtype)
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64), device=device)
     if Xt.shape[0] != yt.shape[0]:
         raise fail("y", "per_example_gradients", f"one label per row of X ({Xt.shape[0]})", int(yt.shape[0]))
@@ -150,7 +152,7 @@ def per_example_gradients(
     names = parameter_names(model, last_layer)
     fn, train, _ = _per_example_fn(model, names)
     dev = next(model.parameters()).device
-    Xt, yt = _as_tensors(torch, X, y, dev)
+    Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
     out = []
     for sl in _batches(len(yt), batch_size):
         out.append(_flat(torch, fn(train, Xt[sl], yt[sl]), names).cpu().numpy())
@@ -176,7 +178,7 @@ def per_example_gradients_loop(model: Any, X: Any, y: Any, *, last_layer: bool =
     names = parameter_names(model, last_layer)
     params = dict(model.named_parameters())
     dev = next(model.parameters()).device
-    Xt, yt = _as_tensors(torch, X, y, dev)
+    Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
     rows = []
     for i in range(len(yt)):
         loss = torch.nn.functional.cross_entropy(model(Xt[i : i + 1]), yt[i : i + 1])
@@ -207,7 +209,7 @@ def per_example_grad_norms(
     names = parameter_names(model, last_layer)
     fn, train, _ = _per_example_fn(model, names)
     dev = next(model.parameters()).device
-    Xt, yt = _as_tensors(torch, X, y, dev)
+    Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
     out = np.empty(len(yt), dtype=np.float64)
     for sl in _batches(len(yt), batch_size):
         g = fn(train, Xt[sl], yt[sl])
@@ -220,8 +222,7 @@ def projection_block(n_rows: int, dim: int, seed: int, block: int) -> np.ndarray
     """Return rows of the Gaussian projection matrix for one parameter block (float32).
 
     Entries are N(0, 1/dim), so projected inner products are unbiased estimates of the
-    true ones. Block ``block`` is drawn from ``SeedSequence([seed, block])`` and so does
-    not depend on the block size used by the caller for other blocks.
+    true ones. Block ``block`` is drawn from ``SeedSequence([seed, block])``.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, block]))
     return (rng.standard_normal((n_rows, dim), dtype=np.float32) / np.float32(np.sqrt(dim))).astype(np.float32)
@@ -244,8 +245,9 @@ def projected_gradients(
     ``G_proj = G @ P`` with ``P`` a (n_params, dim) Gaussian matrix with N(0, 1/dim)
     entries (Johnson-Lindenstrauss), so dot products and norms of projected gradients
     approximate those of the full gradients. ``P`` is generated in blocks of
-    ``param_block`` parameter rows from ``seed``; the same seed gives the same
-    projection for every model of the same size, so gradients from different
+    parameter rows per parameter tensor from ``seed``; the same seed (and
+    ``param_block``) gives the same projection for every model of the same
+    architecture, so gradients from different
     checkpoints (TracIn) or data sets (LESS targets) are comparable.
 
     Parameters
@@ -275,35 +277,40 @@ def projected_gradients(
     names = parameter_names(model, last_layer)
     fn, train, _ = _per_example_fn(model, names)
     dev = next(model.parameters()).device
-    Xt, yt = _as_tensors(torch, X, y, dev)
+    Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
     n = len(yt)
     n_params = sum(int(train[k].numel()) for k in names)
     if out is None:
         out = np.empty((n, dim), dtype=np.float32)
     elif out.shape != (n, dim):
         raise fail("out", owner, f"an array of shape {(n, dim)}", out.shape)
-    # the projection blocks are reused for every batch: keep them when they are small
-    # (n_params * dim * 4 bytes), else regenerate them per batch
-    bounds = [(b, min(b + param_block, n_params)) for b in range(0, n_params, param_block)]
+    # P is laid out parameter tensor by parameter tensor, each cut into blocks of at
+    # most ``param_block`` rows; each block has its own seed, so it can be regenerated
+    # on demand. Blocks are cached when all of P fits in 1 GiB (float32).
+    bounds = []
+    for t_idx, name in enumerate(names):
+        size = int(train[name].numel())
+        bounds += [(name, t_idx, c, lo, min(lo + param_block, size)) for c, lo in enumerate(range(0, size, param_block))]
     keep = n_params * dim * 4 <= 1 << 30
-    cache: dict[int, Any] = {}
+    cache: dict[tuple[int, int], Any] = {}
 
-    def block(i: int) -> Any:
-        if i in cache:
-            return cache[i]
-        lo, hi = bounds[i]
-        t = torch.from_numpy(projection_block(hi - lo, dim, s, i)).to(dev)
+    def block(t_idx: int, c: int, rows: int) -> Any:
+        if (t_idx, c) in cache:
+            return cache[(t_idx, c)]
+        t = torch.from_numpy(projection_block(rows, dim, s, t_idx * 1_000_003 + c)).to(dev)
         if keep:
-            cache[i] = t
+            cache[(t_idx, c)] = t
         return t
 
     for sl in _batches(n, batch_size):
-        G = _flat(torch, fn(train, Xt[sl], yt[sl]), names)
-        acc = torch.zeros((G.shape[0], dim), dtype=torch.float32, device=dev)
-        for i, (lo, hi) in enumerate(bounds):
-            acc += G[:, lo:hi] @ block(i)
+        grads = fn(train, Xt[sl], yt[sl])
+        b = int(yt[sl].shape[0])
+        acc = torch.zeros((b, dim), dtype=torch.float32, device=dev)
+        for name, t_idx, c, lo, hi in bounds:
+            # project each parameter tensor's gradient in place: no (batch, n_params) copy
+            acc += grads[name].reshape(b, -1)[:, lo:hi] @ block(t_idx, c, hi - lo)
         out[sl] = acc.cpu().numpy()
-        del G
+        del grads
     return out
 
 
@@ -323,7 +330,7 @@ def input_gradients(model: Any, X: Any, y: Any, *, batch_size: int = 512) -> np.
     """
     torch = import_torch()
     dev = next(model.parameters()).device
-    Xt, yt = _as_tensors(torch, X, y, dev)
+    Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
     out = []
     for sl in _batches(len(yt), batch_size):
         xb = Xt[sl].clone().requires_grad_(True)

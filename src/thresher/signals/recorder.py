@@ -165,10 +165,12 @@ class TrainingRecorder:
         self._buf[pos] = z
         self._labels[pos] = y.astype(np.int64)
 
-    def checkpoint(self, model: Any = None, *, lr: float | None = None) -> None:
+    def checkpoint(self, model: Any = None, *, lr: float | None = None, optimizer: Any = None) -> None:
         """Close the current epoch: store its logits and (when given) the model's weights.
 
-        ``lr`` is the epoch's learning rate, used by TracIn to weight checkpoints.
+        ``lr`` is the epoch's learning rate, used by TracIn to weight checkpoints. With
+        ``optimizer`` its state is stored too (only the latest), so a resumed run
+        continues exactly where it stopped.
         """
         epoch = self.completed_epochs
         _save_npy(self.path / "labels.npy", self._labels)
@@ -179,6 +181,12 @@ class TrainingRecorder:
             torch = import_torch()
             with atomic_path(self.path / "checkpoints" / f"epoch_{epoch:04d}.pt") as tmp:
                 torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+        if optimizer is not None:
+            from thresher.signals.gradients import import_torch
+
+            torch = import_torch()
+            with atomic_path(self.path / "checkpoints" / "optimizer.pt") as tmp:
+                torch.save(optimizer.state_dict(), tmp)
         meta = self.meta()
         meta["completed_epochs"] = epoch + 1
         meta["lrs"] = list(meta.get("lrs", []))[:epoch] + [None if lr is None else float(lr)]
@@ -204,6 +212,16 @@ class TrainingRecorder:
             raise RunDirError(f"checkpoint {str(p)!r} does not exist.")
         model.load_state_dict(torch.load(p, weights_only=True))
         return model
+
+    def load_optimizer(self, optimizer: Any) -> bool:
+        """Restore the stored optimizer state into ``optimizer``; False when none is stored."""
+        from thresher.signals.gradients import import_torch
+
+        p = self.path / "checkpoints" / "optimizer.pt"
+        if not p.exists():
+            return False
+        optimizer.load_state_dict(import_torch().load(p, weights_only=True))
+        return True
 
     def logits(self, epoch: int, *, mmap: bool = True) -> np.ndarray:
         """Return the (n, n_classes) logits recorded in ``epoch``."""
