@@ -84,3 +84,23 @@ def test_training_dynamics_signal_on_separable_data() -> None:
     assert res.matrices["dyn.margin"].shape == (90, 3)
     # the recorded logits are the training-step logits: the last epoch is mostly correct
     assert res.matrices["dyn.correct"][:, -1].mean() > 0.9
+
+
+def test_checkpoint_gradients_signal_feeds_tracin_and_mimic() -> None:
+    from thresher.scores.influence import Mimic, TracIn
+    from thresher.signals.recorder import CheckpointGradients
+
+    rng = np.random.default_rng(2)
+    y = np.arange(60) % 3
+    X = rng.normal(size=(60, 4)) + 3 * np.eye(3, 4)[y]
+    t = Table(columns={"label": y, "flag.target": np.arange(60) < 6}, matrices={"embeddings": X})
+    res = CheckpointGradients(epochs=3, batch_size=16, dim=32).compute(t, seed=0)
+    G, M = res.matrices["grad.ckpt"], res.matrices["grad.mimic"]
+    assert G.shape == (60, 3 * 32) and M.shape == (60, 2) and np.abs(M).max() <= 1 + 1e-9
+    assert res.meta["grad.n_checkpoints"] == 3 and res.meta["grad.lrs"] == [1e-3] * 3
+    scored = t.with_matrix("grad.ckpt", G).with_matrix("grad.mimic", M)
+    scored.meta.update(res.meta)
+    tr = TracIn().score(scored)
+    # target rows align with their own mean gradient: their TracIn self-scores are mostly positive
+    assert (tr[:6] > 0).mean() >= 0.5
+    assert Mimic().score(scored).shape == (60,)

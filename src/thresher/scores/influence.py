@@ -367,6 +367,9 @@ def nn_influence(
     from torch.func import functional_call, grad
 
     owner = "nn_influence"
+    check_int(batch_size, "batch_size", owner, low=1)
+    if hvp_batch_size is not None:
+        check_int(hvp_batch_size, "hvp_batch_size", owner, low=1)
     names = parameter_names(model)
     params = {n: p.detach() for n, p in model.named_parameters()}
     buffers = {n: b.detach() for n, b in model.named_buffers()}

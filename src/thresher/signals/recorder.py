@@ -51,6 +51,8 @@ __all__ = [
     "attach_dynamics",
     "TrainingDynamics",
     "DYNAMICS_MATRICES",
+    "CheckpointGradients",
+    "load_checkpoints",
 ]
 
 DYNAMICS_MATRICES = ("dyn.margin", "dyn.prob", "dyn.correct", "dyn.loss", "dyn.el2n", "dyn.seen")
@@ -292,9 +294,47 @@ def attach_dynamics(table: Table, path: Any, subdir: str = "dynamics") -> Table:
     return t
 
 
+def load_checkpoints(path: Any, build: Any, subdir: str = "dynamics") -> list[Any]:
+    """Return one model per stored checkpoint, each built by ``build()`` and loaded."""
+    d = Path(getattr(path, "path", path)) / subdir
+    from thresher.signals.gradients import import_torch
+
+    torch = import_torch()
+    out = []
+    for p in sorted((d / "checkpoints").glob("epoch_*.pt")):
+        m = build()
+        m.load_state_dict(torch.load(p, weights_only=True))
+        m.eval()
+        out.append(m)
+    return out
+
+
+def _train_recorded(table: Table, owner: str, model: str, epochs: int, batch_size: int, lr: float, seed: Seed,
+                    path: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    from thresher.evaluate.torch_models import build_model, train_classifier
+
+    table.check_not_empty(owner)
+    table.require(["embeddings", "label"], owner)
+    codes, classes = label_codes(table, owner)
+    rec = TrainingRecorder(path, row_ids=table.row_id, n_classes=len(classes))
+    shape = table.meta.get("image_shape")
+    train_classifier(
+        table.embeddings, codes, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed_int(seed) or 0,
+        recorder=rec, row_ids=table.row_id, image_shape=shape, n_classes=len(classes),
+    )
+
+    def build() -> Any:
+        return build_model(model, table.embeddings.shape[1], len(classes), image_shape=shape)
+
+    return codes, classes, build
+
+
 @register_signal("dynamics")
 class TrainingDynamics:
     """Train a reference PyTorch model with the recorder and return the dynamics matrices.
+
+    Produces the per-epoch matrices of :func:`dynamics_signals` and ``dyn.vog`` (raw
+    VoG over the epoch checkpoints, :func:`~thresher.signals.gradients.gradient_variance`).
 
     Parameters
     ----------
@@ -307,7 +347,7 @@ class TrainingDynamics:
     """
 
     name = "dynamics"
-    produces = DYNAMICS_MATRICES
+    produces = (*DYNAMICS_MATRICES, "dyn.vog")
     requires = frozenset({"embeddings", "label"})
 
     def __init__(
@@ -320,22 +360,70 @@ class TrainingDynamics:
         self.run_dir = run_dir
 
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
-        """Train once on every row of ``table``; return the per-epoch matrices."""
+        """Train once on every row of ``table``; return the per-epoch matrices and ``dyn.vog``."""
         import tempfile
 
-        from thresher.evaluate.torch_models import train_classifier
+        from thresher.signals.gradients import gradient_variance
 
-        owner = "TrainingDynamics"
-        table.check_not_empty(owner)
-        table.require(self.requires, owner)
-        codes, classes = label_codes(table, owner)
-        s = seed_int(seed) or 0
         with tempfile.TemporaryDirectory() as tmp:
             path = tmp if self.run_dir is None else self.run_dir
-            rec = TrainingRecorder(path, row_ids=table.row_id, n_classes=len(classes))
-            train_classifier(
-                table.embeddings, codes, model=self.model, epochs=self.epochs, batch_size=self.batch_size,
-                lr=self.lr, seed=s, recorder=rec, row_ids=table.row_id, image_shape=table.meta.get("image_shape"),
+            codes, classes, build = _train_recorded(
+                table, "TrainingDynamics", self.model, self.epochs, self.batch_size, self.lr, seed, path
             )
             mats = dynamics_signals(path)
+            mats["dyn.vog"] = gradient_variance(load_checkpoints(path, build), table.embeddings, codes)[:, None]
         return SignalResult(mats, {"classes": classes.tolist()})
+
+
+@register_signal("checkpoint_gradients")
+class CheckpointGradients:
+    """Train with the recorder; return projected gradients per checkpoint and mimic alignments.
+
+    ``grad.ckpt`` (n, K * dim): randomly projected per-example gradients at each epoch
+    checkpoint (read by ``tracin`` and ``grad_similarity``, with ``meta`` entries
+    ``grad.n_checkpoints`` and ``grad.lrs``). ``grad.mimic`` (n, K - 1): alignment of
+    each row's negative gradient at checkpoints 0..K-2 with the direction to the final
+    weights, the reference model of the mimic score (read by ``mimic``).
+
+    Parameters
+    ----------
+    dim
+        Projection dimension (memory is n * K * dim float32).
+    last_layer
+        Project last-layer gradients only.
+    """
+
+    name = "checkpoint_gradients"
+    produces = ("grad.ckpt", "grad.mimic")
+    requires = frozenset({"embeddings", "label"})
+
+    def __init__(
+        self, model: str = "mlp", epochs: int = 5, batch_size: int = 128, lr: float = 1e-3, dim: int = 256,
+        last_layer: bool = False, run_dir: Any = None,
+    ) -> None:
+        self.model = model
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.dim = dim
+        self.last_layer = last_layer
+        self.run_dir = run_dir
+
+    def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
+        """Train once on every row of ``table``; return ``grad.ckpt`` and ``grad.mimic``."""
+        import tempfile
+
+        from thresher.scores.influence import checkpoint_gradients, mimic_alignment
+
+        owner = "CheckpointGradients"
+        check_int(self.epochs, "epochs", owner, low=2)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = tmp if self.run_dir is None else self.run_dir
+            codes, classes, build = _train_recorded(table, owner, self.model, self.epochs, self.batch_size, self.lr, seed, path)
+            models = load_checkpoints(path, build)
+            lrs = TrainingRecorder(path, row_ids=table.row_id, n_classes=len(classes)).meta()["lrs"]
+            X = table.embeddings
+            G = checkpoint_gradients(models, X, codes, dim=self.dim, seed=seed, last_layer=self.last_layer)
+            M = mimic_alignment(models[:-1], models[-1], X, codes)
+        meta = {"classes": classes.tolist(), "grad.n_checkpoints": len(models), "grad.lrs": lrs}
+        return SignalResult({"grad.ckpt": G.astype(np.float64), "grad.mimic": M}, meta)
