@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--max-score-x-n", type=int, default=5_000, help="largest n for score_X (about 52 s at 10,000)")
     ap.add_argument("--rank", type=int, default=2_000, help="Nystrom landmarks / RFF features")
     ap.add_argument("--check", type=int, default=10_000, help="rows of the exact-RBF check sample")
+    ap.add_argument("--no-rbf", action="store_true", help="skip the RBF part")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -97,6 +98,8 @@ def main() -> None:
         else:
             print(f"{n:>7}   score_X skipped (n x n eigendecomposition: about 52 s at n = 10,000 on this machine)")
 
+    if args.no_rbf:
+        return
     n = max(args.sizes)
     X = Xall[:n]
     print(f"\nRBF kernel (gamma = 1/d) Vendi q=1 at n = {n}; exact check on a {min(args.check, n)}-row sample")
