@@ -104,3 +104,17 @@ def test_checkpoint_gradients_signal_feeds_tracin_and_mimic() -> None:
     # target rows align with their own mean gradient: their TracIn self-scores are mostly positive
     assert (tr[:6] > 0).mean() >= 0.5
     assert Mimic().score(scored).shape == (60,)
+
+
+def test_pipeline_computes_the_dynamics_signal_a_scorer_needs() -> None:
+    from thresher.pipeline import ensure_signals
+    from thresher.scores.dynamics import AUM, VoG
+
+    rng = np.random.default_rng(3)
+    y = np.arange(90) % 3
+    t = Table(columns={"label": y}, matrices={"embeddings": rng.normal(size=(90, 4)) + 3 * np.eye(3, 4)[y]})
+    out = ensure_signals(t, set(AUM.requires) | set(VoG.requires), None, seed=0)
+    assert out.matrix("dyn.margin").shape == (90, 10) and out.matrix("dyn.vog").shape == (90, 1)
+    aum = AUM().score(out)
+    # separable blobs: most rows end up with a positive area under the margin
+    assert (aum > 0).mean() > 0.6  # a chance-level model would give about 1/3

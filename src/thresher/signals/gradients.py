@@ -95,8 +95,23 @@ def _as_tensors(torch: Any, X: Any, y: Any, device: Any, dtype: Any = None) -> t
     return Xt, yt
 
 
+def _head_split(model: Any, names: list[str]) -> int | None:
+    """Index of the first Sequential child holding a gradient parameter, when it is not 0.
+
+    For ``last_layer`` gradients of an ``nn.Sequential`` the frozen body is run once per
+    batch as an ordinary forward pass and only the head is differentiated per example.
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Sequential):
+        return None
+    keys = list(model._modules.keys())
+    first = min(keys.index(n.split(".", 1)[0]) for n in names)
+    return first if first > 0 else None
+
+
 def _per_example_fn(model: Any, names: list[str]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Return (vmapped grad function, trainable params, frozen params+buffers)."""
+    """Return (vmapped grad function ``fn(train_params, X, y)``, trainable params, frozen params+buffers)."""
     import torch
     from torch.func import functional_call, grad, vmap
 
@@ -104,12 +119,24 @@ def _per_example_fn(model: Any, names: list[str]) -> tuple[Any, dict[str, Any], 
     train = {n: params[n] for n in names}
     frozen = {n: p for n, p in params.items() if n not in train}
     frozen.update({n: b.detach() for n, b in model.named_buffers()})
+    split = _head_split(model, names)
+    body, head = (None, model) if split is None else (model[:split], model[split:])
+    head_frozen = {n: v for n, v in frozen.items() if split is None or int(n.split(".", 1)[0]) >= split}
 
     def loss_one(tp: dict[str, Any], x: Any, t: Any) -> Any:
-        out = functional_call(model, {**frozen, **tp}, (x.unsqueeze(0),))
+        out = functional_call(head, {**head_frozen, **tp}, (x.unsqueeze(0),))
         return torch.nn.functional.cross_entropy(out, t.unsqueeze(0))
 
-    return vmap(grad(loss_one), in_dims=(None, 0, 0)), train, frozen
+    per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))
+    if body is None:
+        return per_example, train, frozen
+
+    def fn(tp: dict[str, Any], X: Any, y: Any) -> Any:
+        with torch.no_grad():
+            feats = body(X)  # the frozen layers: one batched forward pass
+        return per_example(tp, feats, y)
+
+    return fn, train, frozen
 
 
 def _flat(torch: Any, grads: dict[str, Any], names: list[str]) -> Any:
@@ -153,11 +180,15 @@ def per_example_gradients(
     fn, train, _ = _per_example_fn(model, names)
     dev = next(model.parameters()).device
     Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
-    out = []
+    sizes = [int(train[n].numel()) for n in names]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    out = np.empty((len(yt), int(offsets[-1])), dtype=np.float32)
     for sl in _batches(len(yt), batch_size):
-        out.append(_flat(torch, fn(train, Xt[sl], yt[sl]), names).cpu().numpy())
-    n_params = sum(int(train[n].numel()) for n in names)
-    return np.concatenate(out) if out else np.zeros((0, n_params), dtype=np.float32)
+        g = fn(train, Xt[sl], yt[sl])
+        b = int(yt[sl].shape[0])
+        for j, name in enumerate(names):  # write each tensor's block in place: no concatenated copy
+            out[sl, offsets[j] : offsets[j + 1]] = g[name].reshape(b, -1).detach().cpu().numpy()
+    return out
 
 
 def per_example_gradients_loop(model: Any, X: Any, y: Any, *, last_layer: bool = False) -> np.ndarray:
