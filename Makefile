@@ -32,6 +32,7 @@ test-all: $(VENV)/.dev         ## every test, slow ones included
 
 bench: $(VENV)/.dev            ## peer libraries for the benchmarks in benchmarks/
 	$(BIN)/pip install -q -e ".[bench]" $(TORCH)
+	$(BIN)/pip install -q --no-deps pydvl==0.10.0
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
