@@ -57,7 +57,7 @@ def _projection_child(data: str, dim: int, batch_size: int, threads: int) -> Non
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-loop", type=int, default=1000, help="rows timed through the per-example loop")
-    ap.add_argument("--n-vmap", type=int, default=10000, help="rows timed through the vmap route")
+    ap.add_argument("--n-vmap", type=int, default=2000, help="rows timed through the vmap route")
     ap.add_argument("--n-project", type=int, default=60000, help="rows projected for the memory figure")
     ap.add_argument("--dim", type=int, default=1024)
     ap.add_argument("--batch-size", type=int, default=512)
@@ -99,10 +99,25 @@ def main() -> None:
             t_vmap = min(t_vmap, time.perf_counter() - t0)
         err = float(np.abs(V[: args.n_loop] - L).max())
         r_loop, r_vmap = args.n_loop / t_loop, args.n_vmap / t_vmap
+        if not last:
+            r_loop_all = r_loop
         print(f"{'last layer' if last else 'all params'}: loop {r_loop:,.0f} ex/s ({args.n_loop} rows), "
               f"vmap {r_vmap:,.0f} ex/s ({args.n_vmap} rows, batch {args.batch_size}), ratio {r_vmap / r_loop:.1f}x, "
               f"max |vmap - loop| = {err:.2e} (best of {args.repeats})")
         del V, L
+    # GraNd's use: norms only, nothing materialised beyond one batch
+    from thresher.signals.gradients import per_example_grad_norms
+
+    per_example_grad_norms(net, X[:64], y[:64], batch_size=args.batch_size)
+    t_norm = float("inf")
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        nrm = per_example_grad_norms(net, X[: args.n_vmap], y[: args.n_vmap], batch_size=args.batch_size)
+        t_norm = min(t_norm, time.perf_counter() - t0)
+    loop_norm = np.linalg.norm(per_example_gradients_loop(net, X[:100], y[:100]), axis=1)
+    print(f"gradient norms (GraNd), all params: vmap {args.n_vmap / t_norm:,.0f} ex/s, "
+          f"ratio to the loop {args.n_vmap / t_norm / r_loop_all:.1f}x, "
+          f"max rel. diff {float(np.max(np.abs(nrm[:100] - loop_norm) / loop_norm)):.1e}")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

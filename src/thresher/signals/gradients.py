@@ -244,7 +244,8 @@ def per_example_grad_norms(
     out = np.empty(len(yt), dtype=np.float64)
     for sl in _batches(len(yt), batch_size):
         g = fn(train, Xt[sl], yt[sl])
-        sq = sum(g[n].reshape(g[n].shape[0], -1).double().pow(2).sum(dim=1) for n in names)
+        # per-tensor norms in the gradient's dtype (no float64 copy of the batch), squared and summed in float64
+        sq = sum(torch.linalg.vector_norm(g[n].reshape(g[n].shape[0], -1), dim=1).double().pow(2) for n in names)
         out[sl] = torch.sqrt(sq).cpu().numpy()
     return out
 
