@@ -59,7 +59,9 @@ def main() -> None:
     train = train.without([n for n in ("pixels",) if train.has(n)])
     test = test.without([n for n in ("pixels",) if test.has(n)])
     run = RunDir(args.run_dir)
-    run.open(train, {"bench": "dynamics_prune", **vars(args)})
+    params = {k: v for k, v in vars(args).items() if k not in ("seeds", "fractions")}
+    params.update(seeds=list(range(args.seeds)), fractions=[float(f) for f in args.fractions.split(",")])
+    run.open(train, {"bench": "dynamics_prune", **params})
     print(f"Fashion-MNIST: {train.n_rows} train / {test.n_rows} test rows; MLP 784-128-10, "
           f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr}, torch {torch.__version__}, "
           f"{args.threads} threads")
