@@ -94,3 +94,24 @@ def test_recipe_errors(tmp_path) -> None:
 def test_demo_recipe_is_valid() -> None:
     r = demo_recipe()
     assert r.fractions == [0.1, 0.3, 0.5, 0.7] and len(r.seeds) >= 3
+
+
+@pytest.mark.torch
+def test_recipe_with_training_dynamics_records_in_the_run_and_reports_a_data_map(tmp_path) -> None:
+    pytest.importorskip("torch")
+    recipe = Recipe.from_dict(
+        {
+            "data": {"dataset": "digits"},
+            "run": {"seeds": [0], "fractions": [0.5]},
+            "signals": [{"name": "dynamics", "epochs": 3, "batch_size": 64, "lr": 0.01}],
+            "scorers": [{"name": "forgetting"}, {"name": "aum"}],
+            "selectors": [{"name": "ccs", "by": "score.aum", "hardest": "low"}],
+            "metrics": [],
+        }
+    )
+    rd = run_recipe(recipe, tmp_path / "run")
+    assert (rd.path / "recordings" / "dynamics" / "dynamics" / "meta.json").exists()
+    assert {"score.forgetting", "score.aum"} <= set(rd.score_columns())
+    html = (rd.report_dir / "index.html").read_text()
+    assert "Training dynamics" in html
+    assert "<td>seeds</td><td>0</td>" in html

@@ -224,6 +224,9 @@ def ensure_signals(
         entry = providers[0]
         comp = specs_by_name.get(entry.name, Component(entry.name))
         provider = build(SIGNALS, comp)
+        if run is not None and getattr(provider, "run_dir", False) is None:
+            # signals that record a training run keep it in the run directory (resumable)
+            provider.run_dir = run.path / "recordings" / entry.name
         log.info("computing signal %s", entry.name)
         result = provider.compute(table, seed=seed, executor=executor)
         for mname, values in result.matrices.items():

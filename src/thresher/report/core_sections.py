@@ -36,7 +36,7 @@ def build_overview(run: RunDir) -> Section | None:
         ["rows", m.get("n_rows", "?")],
         ["dataset", params.get("dataset", "?")],
         ["input fingerprint", str(m.get("input_fingerprint", ""))[:16]],
-        ["seeds", ", ".join(str(s) for s in params.get("seeds", []))],
+        ["seeds", ", ".join(str(s) for s in np.atleast_1d(params.get("seeds", params.get("run", {}).get("seeds", []))))],
         ["steps done", ", ".join(sorted(m.get("steps", {})))],
     ]
     return Section("Run", [TableBlock(["", ""], rows)])

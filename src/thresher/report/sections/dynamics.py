@@ -23,10 +23,14 @@ def build(run: RunDir) -> Section | None:
     """Return the data-map section, or None when the run recorded no training dynamics."""
     from thresher.signals.recorder import dynamics_signals
 
-    if not (run.path / "dynamics" / "meta.json").exists():
+    # a recorder used by hand writes <run>/dynamics; the pipeline's `dynamics` signal
+    # records under <run>/recordings/dynamics/dynamics
+    roots = [run.path, run.path / "recordings" / "dynamics"]
+    root = next((r for r in roots if (r / "dynamics" / "meta.json").exists()), None)
+    if root is None:
         return None
     try:
-        mats = dynamics_signals(run.path)
+        mats = dynamics_signals(root)
     except (RunDirError, OSError, ValueError):  # no completed epoch yet, or a half-written run
         return None
     seen = mats["dyn.seen"] > 0
