@@ -118,7 +118,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--n-neighbors", type=int, nargs="+", default=[10, 30])
     p.add_argument("--kernels", nargs="+", default=["gaussian"])
-    p.add_argument("--backends", nargs="+", default=["numpy", "faiss"])
+    p.add_argument("--backends", nargs="+", default=["numpy", "sklearn", "faiss"])
     p.add_argument("--n-large", type=int, default=1_000_000)
     p.add_argument("--k-large", type=int, default=1_000)
     p.add_argument("--shard-size", type=int, default=25_000)

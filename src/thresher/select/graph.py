@@ -191,7 +191,7 @@ def build_graph(
     *,
     metric: str = "euclidean",
     row_ids: np.ndarray | None = None,
-    backend: str = "numpy",
+    backend: str = "auto",
     executor: Executor | None = None,
     block_queries: int = 1024,
     block_refs: int = 16384,

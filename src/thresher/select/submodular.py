@@ -91,7 +91,7 @@ class SubmodularSelector(BaseSelector):
         executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
-        backend: str = "numpy",
+        backend: str = "auto",
         graph: KNNGraph | None = None,
     ) -> None:
         self.n_neighbors = n_neighbors
@@ -124,7 +124,7 @@ class SubmodularSelector(BaseSelector):
         check_choice(self.metric, "metric", owner, ("euclidean", "cosine"))
         check_choice(self.kernel, "kernel", owner, KERNELS)
         check_choice(self.optimizer, "optimizer", owner, ("naive", "lazy", "stochastic", "greedi"))
-        check_choice(self.backend, "backend", owner, ("numpy", "faiss"))
+        check_choice(self.backend, "backend", owner, ("auto", "numpy", "sklearn", "faiss"))
         check_float(self.weight, "weight", owner, low=0.0)
         if self.graph is not None and not isinstance(self.graph, KNNGraph):
             raise fail("graph", owner, "a KNNGraph or None", self.graph)
@@ -224,7 +224,7 @@ class GraphCut(SubmodularSelector):
         executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
-        backend: str = "numpy",
+        backend: str = "auto",
         graph: KNNGraph | None = None,
     ) -> None:
         super().__init__(n_neighbors, metric, kernel, bandwidth, optimizer, epsilon, n_shards, executor, by, weight, backend, graph)
@@ -272,7 +272,7 @@ class SaturatedCoverage(SubmodularSelector):
         executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
-        backend: str = "numpy",
+        backend: str = "auto",
         graph: KNNGraph | None = None,
     ) -> None:
         super().__init__(n_neighbors, metric, kernel, bandwidth, optimizer, epsilon, n_shards, executor, by, weight, backend, graph)
@@ -316,7 +316,7 @@ class LogDeterminant(SubmodularSelector):
         executor: str | Executor = "local",
         by: str | None = None,
         weight: float = 1.0,
-        backend: str = "numpy",
+        backend: str = "auto",
         graph: KNNGraph | None = None,
     ) -> None:
         super().__init__(n_neighbors, metric, kernel, bandwidth, optimizer, epsilon, n_shards, executor, by, weight, backend, graph)
