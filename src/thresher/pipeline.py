@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import METRICS, SCORERS, SELECTORS, SIGNALS
-from thresher._validation import fail
 from thresher.data.datasets import load_dataset, split_table
 from thresher.data.io import read_table
 from thresher.data.table import Table
@@ -263,23 +262,7 @@ def run_scores(
             run.write_scores(train.row_id, {column: values})
         if progress:
             progress("scores", i + 1, len(scorers))
-    return _attach_scores(train, run)
-
-
-def _attach_scores(train: Table, run: RunDir) -> Table:
-    scores = run.read_scores()
-    if len(scores) == 0:
-        return train
-    pos = train.positions(scores["row_id"].to_numpy()[np.isin(scores["row_id"].to_numpy(), train.row_id)])
-    ids_in = np.isin(scores["row_id"].to_numpy(), train.row_id)
-    cols = {}
-    for c in scores.columns:
-        if c == "row_id":
-            continue
-        v = np.full(train.n_rows, np.nan)
-        v[pos] = scores[c].to_numpy(dtype=np.float64)[ids_in]
-        cols[c] = v
-    return train.with_columns(cols)
+    return run.attach_scores(train)
 
 
 def run_recipe(
@@ -358,8 +341,3 @@ def run_metrics(train: Table, recipe: Recipe, run: RunDir, *, force: bool = Fals
 def _dataset_name(recipe: Recipe) -> str:
     return str(recipe.data.get("dataset", recipe.data.get("path", "data")))
 
-
-def check_fractions(fractions: list[float], owner: str) -> None:
-    for f in fractions:
-        if not 0 < f <= 1:
-            raise fail("fractions", owner, "values in (0, 1]", f)

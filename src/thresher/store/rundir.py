@@ -163,21 +163,25 @@ class RunDir:
             for name in self.signal_names():
                 table = table.with_matrix(name, self.read_signal(name))
             table.meta.update(self.read_signal_meta())
-        if with_scores and self.scores_path.exists():
-            scores = self.read_scores()
-            ids = scores[ROW_ID].to_numpy()
-            known = {k: i for i, k in enumerate(table.row_id.tolist())}
-            src = np.array([i for i, r in enumerate(ids.tolist()) if r in known], dtype=np.int64)
-            dst = np.array([known[ids[i]] for i in src.tolist()], dtype=np.int64)
-            cols = {}
-            for c in scores.columns:
-                if c == ROW_ID:
-                    continue
-                v = np.full(table.n_rows, np.nan)
-                v[dst] = scores[c].to_numpy(dtype=np.float64)[src]
-                cols[c] = v
-            table = table.with_columns(cols)
-        return table
+        return self.attach_scores(table) if with_scores else table
+
+    def attach_scores(self, table: Table) -> Table:
+        """Return ``table`` with every stored score column (NaN for rows without a value)."""
+        if not self.scores_path.exists():
+            return table
+        scores = self.read_scores()
+        ids = scores[ROW_ID].to_numpy()
+        known = {k: i for i, k in enumerate(table.row_id.tolist())}
+        src = np.array([i for i, r in enumerate(ids.tolist()) if r in known], dtype=np.int64)
+        dst = np.array([known[ids[i]] for i in src.tolist()], dtype=np.int64)
+        cols = {}
+        for c in scores.columns:
+            if c == ROW_ID:
+                continue
+            v = np.full(table.n_rows, np.nan)
+            v[dst] = scores[c].to_numpy(dtype=np.float64)[src]
+            cols[c] = v
+        return table.with_columns(cols)
 
     # ------------------------------------------------------------------ signals
     def signal_row_ids(self) -> np.ndarray | None:
