@@ -166,7 +166,7 @@ def test_default_run_directory_is_the_same_for_every_command(tmp_path: Path, mon
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["default"]
 
 
-def test_threads_limit_blas_inside_the_command_only() -> None:
+def test_threads_limit_blas_inside_the_command_only(tmp_path: Path) -> None:
     from threadpoolctl import threadpool_info
 
     from thresher.cli._common import threads_context
@@ -175,8 +175,8 @@ def test_threads_limit_blas_inside_the_command_only() -> None:
     with threads_context(1):
         assert all(p["num_threads"] == 1 for p in threadpool_info())
     assert [p["num_threads"] for p in threadpool_info()] == before
-    out = runner.invoke(app, ["score", "-d", "digits", "-s", "margin", "--threads", "0", "-r", "unused"])
-    assert out.exit_code == 2 and "--threads" in out.output
+    out = runner.invoke(app, ["score", "-d", "digits", "-s", "margin", "--threads", "0", "-r", str(tmp_path / "r")])
+    assert out.exit_code == 2 and "--threads" in out.output and not (tmp_path / "r").exists()
 
 
 def test_data_lines_are_not_wrapped_at_narrow_terminals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

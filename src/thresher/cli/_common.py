@@ -75,7 +75,7 @@ ParamOpt = typer.Option(
 )
 ForceOpt = typer.Option(False, "--force", help="Recompute what is already stored.")
 ExecutorOpt = typer.Option("local", "--executor", metavar="local|ray", help="Where shards run.")
-ThreadsOpt = typer.Option(None, "--threads", metavar="N", help="BLAS/torch threads [default: all cores].")
+ThreadsOpt = typer.Option(None, "--threads", min=1, metavar="N", help="BLAS/torch threads [default: all cores].")
 SeedOpt = typer.Option(0, "--seed", metavar="SEED", help="Seed.")
 SeedsOpt = typer.Option([], "--seed", metavar="SEED", help="Seed(s): repeat or comma-separate.")
 FractionsOpt = typer.Option([], "--fraction", metavar="F", help="Keep fraction(s) in (0, 1]: repeat or comma-separate.")
