@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from thresher._threads import follows_threads
 from thresher.errors import ThresherError
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ err = Console(stderr=True)
 RunOpt = typer.Option(Path("runs/default"), "--run", "-r", help="Run directory (created if absent).")
 ForceOpt = typer.Option(False, "--force", help="Discard stored results and recompute.")
 ParamOpt = typer.Option([], "--param", "-p", help="Constructor parameter KEY=VALUE (TOML value syntax; repeatable).")
+ThreadsOpt = typer.Option(None, "--threads", min=1, help="BLAS/torch threads thresher may use (default: the machine's cores).")
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -107,6 +109,7 @@ def list_cmd() -> None:
 
 
 @app.command()
+@follows_threads  # the command runs under --threads (restored after)
 def score(
     data: str = typer.Option("digits", "--data", "-d", help="Built-in dataset name or a data file."),
     scorer: list[str] = typer.Option(..., "--scorer", "-s", help="Scorer registry name (repeatable)."),
@@ -118,6 +121,7 @@ def score(
     seed: int = typer.Option(0, help="Seed."),
     executor: str = typer.Option("local", help="'local' or 'ray'."),
     force: bool = ForceOpt,
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Compute score columns and store them in the run directory's scores.parquet."""
     from thresher.execute.base import get_executor
@@ -136,6 +140,7 @@ def score(
 
 
 @app.command()
+@follows_threads  # the command runs under --threads (restored after)
 def select(
     selector: str = typer.Option(..., "--selector", "-s", help="Selector registry name."),
     param: list[str] = ParamOpt,
@@ -145,6 +150,7 @@ def select(
     seed: int = typer.Option(0, help="Seed."),
     label: Optional[str] = typer.Option(None, help="Name of the selection (default: the selector name)."),
     out: Optional[Path] = typer.Option(None, help="Also write the selected row ids to this CSV."),
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Select rows of a scored run directory under a budget; store the selection."""
     from thresher._registry import SELECTORS
@@ -168,6 +174,7 @@ def select(
 
 
 @app.command()
+@follows_threads  # the command runs under --threads (restored after)
 def measure(
     metric: str = typer.Option(..., "--metric", "-m", help="Metric registry name."),
     param: list[str] = ParamOpt,
@@ -177,6 +184,7 @@ def measure(
     reference: Optional[str] = typer.Option(None, help="Reference data file for comparative metrics."),
     embedding_columns: Optional[str] = typer.Option(None, help="Embedding column(s) of data files."),
     seed: int = typer.Option(0, help="Seed."),
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Compute a set metric on a run directory (optionally one selection) or on data files."""
     from thresher._registry import METRICS
@@ -204,6 +212,7 @@ def measure(
 
 
 @app.command("evaluate")
+@follows_threads  # the command runs under --threads (restored after)
 def evaluate_cmd(
     selector: list[str] = typer.Option([], "--selector", "-s", help="LABEL=NAME or NAME; params via --param NAME.KEY=VALUE."),
     param: list[str] = ParamOpt,
@@ -211,6 +220,7 @@ def evaluate_cmd(
     fractions: str = typer.Option("0.1,0.3,0.5,0.7", help="Comma-separated keep fractions."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
     model: str = typer.Option("logreg", help="Reference model registry name."),
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Train the reference model on each selector's rows and on random rows; store accuracies."""
     from thresher._registry import SELECTORS
@@ -257,11 +267,12 @@ def run_cmd(
     recipe: Path = typer.Argument(..., help="Recipe TOML file."),
     run: Path = RunOpt,
     force: bool = ForceOpt,
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Run every step of a recipe (resumes work already stored in the run directory)."""
     from thresher.pipeline import load_recipe
 
-    _run(load_recipe(recipe), run, force)
+    _run(_with_threads(load_recipe(recipe), threads), run, force)
 
 
 @app.command()
@@ -270,11 +281,19 @@ def demo(
     dataset: str = typer.Option("digits", help="Built-in dataset ('digits' or 'fashion-mnist')."),
     n_train: Optional[int] = typer.Option(None, help="Fashion-MNIST only: keep the first N training rows."),
     force: bool = ForceOpt,
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Run the whole slice on a built-in dataset: score, select, evaluate against random, report."""
     from thresher.pipeline import demo_recipe
 
-    _run(demo_recipe(dataset, n_train), run, force)
+    _run(_with_threads(demo_recipe(dataset, n_train), threads), run, force)
+
+
+def _with_threads(recipe: Any, threads: Optional[int]) -> Any:
+    """Return ``recipe`` with ``--threads`` in place of its ``[run] threads`` when the option is given."""
+    import dataclasses
+
+    return recipe if threads is None else dataclasses.replace(recipe, threads=threads)
 
 
 def _run(recipe: Any, run: Path, force: bool) -> None:
