@@ -197,7 +197,7 @@ def test_cli_threads_option_applies_to_the_command(monkeypatch: pytest.MonkeyPat
         return args[0]
 
     monkeypatch.setattr(pipeline, "run_scores", spy)
-    res = CliRunner().invoke(cli.app, ["score", "-s", "margin", "-r", str(tmp_path / "r"), "--threads", "1"])
+    res = CliRunner().invoke(cli.app, ["score", "-d", "digits", "-s", "margin", "-r", str(tmp_path / "r"), "--threads", "1"])
     assert res.exit_code == 0, res.output
     assert seen == [1]
     assert get_threads() == default_threads()  # nothing leaks past the command

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from thresher._validation import check_int
 
-__all__ = ["threads", "set_threads", "get_threads", "default_threads", "follows_threads"]
+__all__ = ["threads", "thread_limit", "threads_active", "set_threads", "get_threads", "default_threads", "follows_threads"]
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -119,6 +119,24 @@ def threads(n: int | None = None) -> Iterator[int]:
         _active.pop()
         if torch is not None and torch_before is not None and torch.get_num_threads() != torch_before:
             torch.set_num_threads(torch_before)
+
+
+# The name the CLI's ``threads_context`` looks for (cli/_common.py).
+thread_limit = threads
+
+
+def threads_active() -> bool:
+    """Return whether a :func:`threads` block is entered now (its limit then wins over defaults).
+
+    Examples
+    --------
+    >>> threads_active()
+    False
+    >>> with threads(1):
+    ...     threads_active()
+    True
+    """
+    return bool(_active)
 
 
 def follows_threads(fn: F | None = None, *, torch: bool = False) -> Any:
