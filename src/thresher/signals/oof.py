@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_signal
+from thresher._threads import follows_threads
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_choice, check_int, fail
 from thresher.data.table import Table
@@ -243,6 +244,7 @@ def label_codes(table: Table, owner: str) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), classes
 
 
+@follows_threads  # BLAS threads of every fold's fit follow the `threads` setting
 def out_of_fold_probs(
     table: Table,
     estimator: Any = "auto",
@@ -375,6 +377,7 @@ class OutOfFoldProbs:
         self.candidates = tuple(candidates) if not isinstance(candidates, str) else (candidates,)
         self.criterion = criterion
 
+    @follows_threads
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return the ``probs`` matrix, the ``classes`` its columns stand for and the model used."""
         owner = type(self).__name__
