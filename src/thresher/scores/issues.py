@@ -113,7 +113,7 @@ def find_near_duplicates(
     from scipy.sparse.csgraph import connected_components
 
     owner = "find_near_duplicates"
-    Xa = check_matrix(X, "X", owner)
+    Xa = check_matrix(X, "X", owner, keep_float32=True)
     n = Xa.shape[0]
     if n < 2:
         raise DataError(f"{owner} needs at least two rows; got {n}.")
@@ -185,7 +185,7 @@ def find_outliers(
     [50]
     """
     owner = "find_outliers"
-    Xa = check_matrix(X, "X", owner)
+    Xa = check_matrix(X, "X", owner, keep_float32=True)
     n = Xa.shape[0]
     if n < 2:
         raise DataError(f"{owner} needs at least two rows; got {n}.")
