@@ -78,6 +78,26 @@ class _Bars:
         self.progress.update(self.tasks[step], completed=done, total=total)
 
 
+def _number_list(text: str, option: str, kind: type) -> list[Any]:
+    """Parse a comma-separated list of numbers for ``option``; a bad item names the option.
+
+    Examples
+    --------
+    >>> _number_list("0.1, 0.3", "--fractions", float)
+    [0.1, 0.3]
+    """
+    from thresher.errors import InvalidParameterError
+
+    out = []
+    for item in text.split(","):
+        try:
+            out.append(kind(item.strip()))
+        except ValueError:
+            what = "integers" if kind is int else "numbers"
+            raise InvalidParameterError(f"`{option}` must be comma-separated {what}; got {item.strip()!r} in {text!r}.") from None
+    return out
+
+
 def _load_table(data: str, label_column: Optional[str], id_column: Optional[str], embedding_columns: Optional[str]) -> Any:
     from thresher.data.datasets import DATASETS, load_dataset
     from thresher.data.io import read_table
@@ -120,18 +140,24 @@ def score(
     force: bool = ForceOpt,
 ) -> None:
     """Compute score columns and store them in the run directory's scores.parquet."""
+    from thresher._registry import SCORERS
     from thresher.execute.base import get_executor
     from thresher.pipeline import Component, run_scores
     from thresher.store.rundir import RunDir
 
+    from thresher.recipe_checks import build, check_seed
+
+    check_seed(seed, "--seed", "score")
     table = _load_table(data, label_column, id_column, embedding_columns)
     rd = RunDir(run)
-    rd.open(table, {"dataset": data, "step": "score"}, force=False)
     train = table.take(table.column("split") == "train") if table.has("split") else table
     params = parse_params(param)
     comps = [Component(s, params) for s in scorer]
-    with _Bars() as bars:
-        run_scores(train, comps, rd, seed=seed, executor=get_executor(executor), force=force, progress=bars)
+    for c in comps:
+        build(SCORERS, c, f"--scorer {c.name}")  # every name and parameter checked before any work
+    with rd.session(table, {"dataset": data, "step": "score", "scorers": scorer, "params": params, "seed": seed}, force=force):
+        with _Bars() as bars:
+            run_scores(train, comps, rd, seed=seed, executor=get_executor(executor), force=force, progress=bars)
     console.print(f"scores stored in [bold]{rd.scores_path}[/]: {', '.join(rd.score_columns())}")
 
 
@@ -153,14 +179,20 @@ def select(
     from thresher.store.atomic import atomic_path
     from thresher.store.rundir import RunDir, selection_key
 
+    from thresher.recipe_checks import check_seed
+    from thresher.store.keys import component_key
+
+    check_seed(seed, "--seed", "select")
     rd = RunDir(run)
     table = rd.read_table(with_scores=True, with_signals=True)
     if table.has("split"):
         table = table.take(table.column("split") == "train")
     budget = Budget(n=n, fraction=fraction)
-    sel = build(SELECTORS, Component(selector, parse_params(param))).select(table, budget, seed=seed)
+    sel_obj = build(SELECTORS, Component(selector, parse_params(param)), f"--selector {selector}")
+    sel = sel_obj.select(table, budget, seed=seed)
     key = selection_key(label or selector, budget, seed)
-    rd.write_selection(key, sel)
+    rkey, provenance = component_key("selection", sel_obj, selector, seed=seed, table=table, budget=budget.to_dict())
+    rd.write_selection(key, sel, key=rkey, provenance=provenance)
     if out is not None:
         with atomic_path(out) as tmp:
             sel.to_pandas().to_csv(tmp, index=False)
@@ -183,7 +215,10 @@ def measure(
     from thresher.pipeline import Component, build
     from thresher.store.rundir import RunDir
 
-    m = build(METRICS, Component(metric, parse_params(param)))
+    from thresher.recipe_checks import check_seed
+
+    check_seed(seed, "--seed", "measure")
+    m = build(METRICS, Component(metric, parse_params(param)), f"--metric {metric}")
     ref_table = None
     if run is not None:
         rd = RunDir(run)
@@ -199,7 +234,13 @@ def measure(
         raise typer.BadParameter("give `--run` or `--data`.")
     result = m.compute(table, reference=ref_table if getattr(m, "needs_reference", False) else None, seed=seed)
     if run is not None:
-        RunDir(run).write_metric(f"{metric}/{selection or 'train'}", result)
+        from thresher.store.keys import component_key, explicit_params, inputs_fingerprint, metric_slot, needs_of
+
+        needs_ref = getattr(m, "needs_reference", False) and ref_table is not None
+        extra = {"reference": inputs_fingerprint(ref_table, needs_of(m))} if needs_ref and ref_table is not None else {}
+        target = selection or "train"
+        rkey, provenance = component_key("metric", m, metric, seed=seed, table=table, target=target, **extra)
+        RunDir(run).write_metric(metric_slot(metric, explicit_params(m), target), result, key=rkey, provenance=provenance)
     console.print_json(data=result.to_dict())
 
 
@@ -216,6 +257,7 @@ def evaluate_cmd(
     from thresher._registry import SELECTORS
     from thresher.evaluate.harness import SelectorArm, evaluate, summarize
     from thresher.pipeline import Component, build
+    from thresher.recipe_checks import check_seed
     from thresher.store.rundir import RunDir
 
     rd = RunDir(run)
@@ -235,8 +277,8 @@ def evaluate_cmd(
             train,
             test,
             arms,
-            [float(f) for f in fractions.split(",")],
-            [int(s) for s in seeds.split(",")],
+            _number_list(fractions, "--fractions", float),
+            [check_seed(x, "--seeds", "evaluate") for x in _number_list(seeds, "--seeds", int)],
             model,
             run_dir=rd,
             on_progress=lambda i, n: bars("evaluate", i, n),
@@ -248,7 +290,9 @@ def evaluate_cmd(
 def report(run: Path = RunOpt) -> None:
     """Write the HTML report of a run directory (from stored artifacts only)."""
     from thresher.report.html import write_report
+    from thresher.store.rundir import RunDir
 
+    RunDir(run).require_existing("--run")  # never create a directory (and an empty report) for a wrong path
     console.print(f"report: [bold]{write_report(run)}[/]")
 
 
