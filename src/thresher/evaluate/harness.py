@@ -57,6 +57,10 @@ class SelectorArm:
 
     def result_key(self, train: Table, fraction: float, seed: int) -> tuple[str, dict[str, Any]]:
         """Return the selection's result key (selector, parameters, budget, seed, rows read) and provenance."""
+        if getattr(self.selector, "reads_stored", False) and self.run_dir is not None:
+            # a stand-in for a selection stored earlier (``thresher select``): it is what it was stored as
+            name = selection_key(self.name, Budget(fraction=fraction), seed)
+            return self.run_dir.selection_digest(name), {"kind": "stored selection", "name": name}
         return component_key(
             "selection", self.selector, seed=seed, table=train, budget=Budget(fraction=fraction).to_dict()
         )
@@ -141,7 +145,7 @@ def evaluate(
     jobs: list[tuple[Arm, float, int]] = [(a, float(f), int(s)) for a in all_arms for f in fractions for s in seeds]
     if include_full:
         jobs += [(FullArm(), 1.0, int(s)) for s in seeds]
-    done = run_dir.evaluation_done() if run_dir is not None else set()
+    done = run_dir.evaluation_keys() if run_dir is not None else set()
     records: list[dict[str, Any]] = []
     keys: list[str] = []
     for i, (arm, frac, seed) in enumerate(jobs):

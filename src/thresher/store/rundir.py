@@ -23,6 +23,7 @@ seed, inputs); data files hold no timestamps, so the same run is byte-identical.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -172,7 +173,7 @@ class RunDir:
         ``pending`` they become its ``params`` only when :meth:`finish` marks the request
         finished (so the manifest never claims parameters of work that did not run).
         """
-        from thresher import __version__
+        from thresher._version import __version__
 
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"`run_dir` must be a directory; got {str(self.path)!r}, which is a file.")
@@ -207,6 +208,11 @@ class RunDir:
             if not (self.path / "table.parquet").exists():
                 self.write_table(table)
         return manifest
+
+    def holds_other_input(self, table: Table) -> bool:
+        """Return whether this directory holds results for input other than ``table``."""
+        m = self.read_manifest()
+        return bool(m) and self._has_artifacts() and m.get("input_fingerprint") != fingerprint(table)
 
     def finish(self, status: str = "finished") -> None:
         """Mark the request in progress as ``status``; a finished request's params become ``params``."""
@@ -478,11 +484,19 @@ class RunDir:
             return None
         return json.loads(at.schema.metadata[_SELECTION_META]).get("key")
 
+    def selection_digest(self, name: str) -> str:
+        """Return the result key of selection ``name``, or a digest of its file when it has none."""
+        key = self.selection_result_key(name)
+        if key is not None:
+            return key
+        data = _read_bytes(self.selection_path(name))
+        return "file:" + ("absent" if data is None else hashlib.sha256(data).hexdigest()[:20])
+
     def has_selection(self, name: str, key: str | None = None) -> bool:
         """Return whether selection ``name`` is stored (and, with ``key``, under that key)."""
         if not self.selection_path(name).exists():
             return False
-        return key is None or self.selection_result_key(name) == key
+        return key is None or self.selection_digest(name) == key
 
     def write_selection(
         self, name: str, sel: Selection, *, key: str | None = None, provenance: dict[str, Any] | None = None
@@ -567,10 +581,15 @@ class RunDir:
             return df
         return dedupe_records(at.to_pandas())
 
-    def evaluation_done(self) -> set[str]:
+    def evaluation_keys(self) -> set[str]:
         """Return the result keys of the stored training runs."""
         df = self.read_evaluation()
         return set() if "key" not in df.columns else {str(k) for k in df["key"] if isinstance(k, str)}
+
+    def evaluation_done(self) -> set[tuple[str, float, int]]:
+        """Return the (arm, fraction, seed) of the stored training runs (whatever their key)."""
+        df = self.read_evaluation()
+        return {(str(a), round(float(f), 6), int(s)) for a, f, s in zip(df["arm"], df["fraction"], df["seed"])}
 
     def append_evaluation(self, records: list[dict[str, Any]], *, provenance: dict[str, Any] | None = None) -> None:
         """Store training-run records (each: arm, fraction, seed, model, accuracy, key, ...).
