@@ -252,7 +252,7 @@ def measure(
         for key in keys or ["train"]:
             store_key = metric_slot(metric, explicit_params(m), key)  # other parameters are stored beside
             table = full if key == "train" else full.subset(rd.read_selection(key).row_ids)
-            extra = {"reference": inputs_fingerprint(full, needs_of(m))} if needs_ref else {}
+            extra: dict[str, Any] = {"reference": inputs_fingerprint(full, needs_of(m))} if needs_ref else {}
             if key != "train":
                 extra["target_key"] = rd.selection_result_key(key)
             rkey, prov = component_key("metric", m, metric, seed=seed, table=table, target=key, **extra)

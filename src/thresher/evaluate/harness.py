@@ -25,7 +25,8 @@ from thresher.evaluate.stats import mean_ci
 from thresher.select.base import BaseSelector, Budget, Selection
 from thresher.select.random import RandomSelector
 from thresher.store.keys import component_key, fingerprint
-from thresher.store.rundir import RunDir, dedupe_records, selection_key
+from thresher.store.records import dedupe_records
+from thresher.store.rundir import RunDir, selection_key
 
 __all__ = ["Arm", "SelectorArm", "FullArm", "evaluate", "summarize", "RANDOM", "FULL"]
 

@@ -28,62 +28,31 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from thresher.data.table import ROW_ID, Table
 from thresher.errors import RunDirError
 from thresher.metrics.base import MetricResult
-from thresher.select.base import Budget, Selection
-from thresher.store.atomic import atomic_path, write_json
+from thresher.select.base import Selection
+from thresher.store.atomic import atomic_path, read_bytes, read_parquet, write_json, write_parquet
 from thresher.store.keys import canonical, fingerprint, selection_key
-from thresher.store.lock import DEFAULT_WAIT_S, LOCK_NAME, run_lock
+from thresher.store.score_store import SCORE_KEYS, selection_from_arrow, selection_meta, selection_to_arrow
+from thresher.store.lock import DEFAULT_WAIT_S, run_lock
 
 __all__ = ["RunDir", "fingerprint", "selection_key"]
 
 log = logging.getLogger(__name__)
 
-_SCORE_KEYS = b"thresher.score_keys"
-_SELECTION_META = b"thresher.selection"
-_EVAL_SLOT = ("arm", "fraction", "seed", "model")
 _ARTIFACT_FILES = ("scores.parquet", "metrics.json", "evaluation.parquet")
 _ARTIFACT_DIRS = ("selections", "signals", "report", "recordings")
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    """Read a whole file through one descriptor (so a concurrent rename cannot tear it)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
-
-
-def _read_parquet(path: Path) -> pa.Table | None:
-    data = _read_bytes(path)
-    if data is None:
-        return None
-    try:
-        return pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise RunDirError(
-            f"{str(path)!r} must be a readable Parquet file; it is corrupt ({exc}). "
-            "Delete it, or re-run with --force to start over."
-        ) from None
-
-
-def _write_parquet(path: Path, at: pa.Table) -> None:
-    with atomic_path(path) as tmp:
-        pq.write_table(at, tmp)
 
 
 class RunDir:
@@ -127,7 +96,7 @@ class RunDir:
         return self.path / "manifest.json"
 
     def read_manifest(self) -> dict[str, Any]:
-        data = _read_bytes(self.manifest_path)
+        data = read_bytes(self.manifest_path)
         if data is None:
             return {}
         try:
@@ -145,7 +114,7 @@ class RunDir:
         with self.lock():
             write_json(self.manifest_path, manifest)
 
-    def _record(self, artifact: str, key: str | None, provenance: dict[str, Any] | None, **extra: Any) -> None:
+    def record_artifact(self, artifact: str, key: str | None, provenance: dict[str, Any] | None, **extra: Any) -> None:
         """Record in the manifest what produced ``artifact`` (call with the lock held)."""
         m = self.read_manifest()
         arts = m.setdefault("artifacts", {})
@@ -173,41 +142,9 @@ class RunDir:
         ``pending`` they become its ``params`` only when :meth:`finish` marks the request
         finished (so the manifest never claims parameters of work that did not run).
         """
-        from thresher._version import __version__
+        from thresher.store.session import open_run
 
-        if self.path.exists() and not self.path.is_dir():
-            raise RunDirError(f"`run_dir` must be a directory; got {str(self.path)!r}, which is a file.")
-        with self.lock():
-            fp = fingerprint(table)
-            manifest = self.read_manifest() if not force else {}
-            stub = bool(manifest) and not self._has_artifacts()
-            if manifest and not stub and manifest.get("input_fingerprint") != fp:
-                raise RunDirError(
-                    f"run directory {str(self.path)!r} holds results for other input "
-                    f"(fingerprint {str(manifest.get('input_fingerprint'))[:12]}..., this input {fp[:12]}...); "
-                    "use another directory or force=True (--force) to start over."
-                )
-            if force or stub:
-                self.clear()
-                manifest = {}
-            manifest.setdefault("created", _now())
-            manifest.setdefault("steps", {})
-            manifest.setdefault("artifacts", {})
-            manifest.update(
-                {
-                    "thresher_version": __version__,
-                    "input_fingerprint": fp,
-                    "n_rows": table.n_rows,
-                    "request": {"params": canonical(params), "status": "running", "started": _now()},
-                }
-            )
-            if not pending:
-                manifest["params"] = canonical(params)
-                manifest["request"]["status"] = "opened"
-            write_json(self.manifest_path, manifest)
-            if not (self.path / "table.parquet").exists():
-                self.write_table(table)
-        return manifest
+        return open_run(self, table, params, force=force, pending=pending)
 
     def holds_other_input(self, table: Table) -> bool:
         """Return whether this directory holds results for input other than ``table``."""
@@ -215,63 +152,18 @@ class RunDir:
         return bool(m) and self._has_artifacts() and m.get("input_fingerprint") != fingerprint(table)
 
     def finish(self, status: str = "finished") -> None:
-        """Mark the request in progress as ``status``; a finished request's params become ``params``."""
-        with self.lock():
-            m = self.read_manifest()
-            req = m.get("request")
-            if not req:
-                return
-            req["status"] = status
-            req["ended"] = _now()
-            if status == "finished":
-                m["params"] = req.get("params", {})
-            write_json(self.manifest_path, m)
+        """Mark the request in progress ``status``; a finished request's params become ``params``."""
+        from thresher.store.session import finish_request
 
-    @contextlib.contextmanager
+        finish_request(self, status)
+
     def session(
         self, table: Table, params: dict[str, Any], *, force: bool = False, timeout: float | None = 0.0
-    ) -> Iterator[dict[str, Any]]:
-        """Open the run, hold its lock for the whole block, and clean up after a failure.
+    ) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        """Open the run and hold its lock for a ``with`` block; see :func:`~thresher.store.session.run_session`."""
+        from thresher.store.session import run_session
 
-        A second writer on the same directory waits up to ``timeout`` seconds (``0``:
-        fails at once) with :class:`~thresher.errors.RunDirLockedError`. If the block
-        raises before storing any result, the directory is left as it was before (a
-        directory this call created is removed again); otherwise what was stored stays,
-        so the run can resume, and the request is marked failed.
-        """
-        existed = self.path.exists()
-        if existed and not self.path.is_dir():
-            raise RunDirError(f"`run_dir` must be a directory; got {str(self.path)!r}, which is a file.")
-        had_lock = (self.path / LOCK_NAME).exists()
-        with self.lock(timeout=timeout):
-            before = set(os.listdir(self.path)) - ({LOCK_NAME} if not had_lock else set()) if existed else set()
-            old_manifest = _read_bytes(self.manifest_path)
-            self._session_writes = 0
-            try:
-                manifest = self.open(table, params, force=force, pending=True)
-                yield manifest
-            except BaseException as exc:
-                if self._session_writes == 0 and not force:
-                    self._restore(existed, before, old_manifest)
-                else:
-                    self.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
-                raise
-            self.finish()
-
-    def _restore(self, existed: bool, before: set[str], old_manifest: bytes | None) -> None:
-        import shutil
-
-        for name in sorted(set(os.listdir(self.path)) - before - {LOCK_NAME}):
-            p = self.path / name
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-        if old_manifest is not None:
-            with atomic_path(self.manifest_path) as tmp:
-                tmp.write_bytes(old_manifest)
-        if LOCK_NAME not in before:
-            (self.path / LOCK_NAME).unlink(missing_ok=True)
-        if not existed:
-            with contextlib.suppress(OSError):
-                self.path.rmdir()
+        return run_session(self, table, params, force=force, timeout=timeout)
 
     def clear(self) -> None:
         """Remove every artifact this module knows about (used by ``force``)."""
@@ -292,7 +184,7 @@ class RunDir:
 
     # -------------------------------------------------------------------- table
     def write_table(self, table: Table) -> None:
-        _write_parquet(self.path / "table.parquet", table.without(table.score_names()).to_arrow())
+        write_parquet(self.path / "table.parquet", table.without(table.score_names()).to_arrow())
 
     def read_table(self, *, with_scores: bool = True, with_signals: bool = False) -> Table:
         """Return the stored input table, with stored score columns attached.
@@ -303,7 +195,7 @@ class RunDir:
         """
         p = self.path / "table.parquet"
         self.require_existing()
-        at = _read_parquet(p)
+        at = read_parquet(p)
         if at is None:
             raise RunDirError(f"run directory {str(self.path)!r} has no table.parquet; run a step first.")
         table = Table.from_arrow(at)
@@ -318,21 +210,9 @@ class RunDir:
 
     def attach_scores(self, table: Table) -> Table:
         """Return ``table`` with every stored score column (NaN for rows without a value)."""
-        scores = self.read_scores()
-        if len(scores.columns) <= 1:
-            return table
-        ids = scores[ROW_ID].to_numpy()
-        known = {k: i for i, k in enumerate(table.row_id.tolist())}
-        src = np.array([i for i, r in enumerate(ids.tolist()) if r in known], dtype=np.int64)
-        dst = np.array([known[ids[i]] for i in src.tolist()], dtype=np.int64)
-        cols = {}
-        for c in scores.columns:
-            if c == ROW_ID:
-                continue
-            v = np.full(table.n_rows, np.nan)
-            v[dst] = scores[c].to_numpy(dtype=np.float64)[src]
-            cols[c] = v
-        return table.with_columns(cols)
+        from thresher.store.score_store import attach_scores
+
+        return attach_scores(table, self.read_scores())
 
     # ------------------------------------------------------------------ signals
     def signal_row_ids(self) -> np.ndarray | None:
@@ -347,7 +227,7 @@ class RunDir:
                 np.save(fh, arr, allow_pickle=bool(arr.dtype == object))
 
     def read_signal_meta(self) -> dict[str, Any]:
-        data = _read_bytes(self.path / "signals" / "meta.json")
+        data = read_bytes(self.path / "signals" / "meta.json")
         return dict(json.loads(data)) if data else {}
 
     def write_signal_meta(self, meta: dict[str, Any]) -> None:
@@ -362,7 +242,7 @@ class RunDir:
 
     def signal_key(self, name: str) -> str | None:
         """Return the result key ``name`` was stored under (``None``: unknown or absent)."""
-        data = _read_bytes(self.path / "signals" / "keys.json")
+        data = read_bytes(self.path / "signals" / "keys.json")
         return dict(json.loads(data)).get(name) if data else None
 
     def has_signal(self, name: str, key: str | None = None) -> bool:
@@ -379,14 +259,14 @@ class RunDir:
             with atomic_path(self.path / "signals" / f"{name}.npy") as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, values)
-            data = _read_bytes(self.path / "signals" / "keys.json")
+            data = read_bytes(self.path / "signals" / "keys.json")
             keys = dict(json.loads(data)) if data else {}
             if key is None:
                 keys.pop(name, None)
             else:
                 keys[name] = key
             write_json(self.path / "signals" / "keys.json", keys)
-            self._record(f"signals/{name}", key, provenance)
+            self.record_artifact(f"signals/{name}", key, provenance)
 
     def read_signal(self, name: str, *, mmap: bool = False) -> np.ndarray:
         return np.load(self.path / "signals" / f"{name}.npy", mmap_mode="r" if mmap else None)
@@ -397,7 +277,7 @@ class RunDir:
         return self.path / "scores.parquet"
 
     def _scores_arrow(self) -> pa.Table | None:
-        return _read_parquet(self.scores_path)
+        return read_parquet(self.scores_path)
 
     def read_scores(self) -> Any:
         """Return the score store as a pandas DataFrame with a ``row_id`` column."""
@@ -409,9 +289,9 @@ class RunDir:
     def score_keys(self) -> dict[str, str]:
         """Return the result key of each stored score column that has one."""
         at = self._scores_arrow()
-        if at is None or not at.schema.metadata or _SCORE_KEYS not in at.schema.metadata:
+        if at is None or not at.schema.metadata or SCORE_KEYS not in at.schema.metadata:
             return {}
-        return dict(json.loads(at.schema.metadata[_SCORE_KEYS]))
+        return dict(json.loads(at.schema.metadata[SCORE_KEYS]))
 
     def score_columns(self) -> list[str]:
         at = self._scores_arrow()
@@ -437,41 +317,9 @@ class RunDir:
         (rows not in ``row_ids`` become NaN), so no value of an older computation survives;
         without a key, values of rows not in ``row_ids`` are kept.
         """
-        import pandas as pd
+        from thresher.store.score_store import merge_scores
 
-        keys = dict(keys or {})
-        with self.lock():
-            at = self._scores_arrow()
-            stored_keys = self.score_keys() if at is not None else {}
-            df = pd.DataFrame({ROW_ID: []}) if at is None else at.to_pandas()
-            ids = np.asarray(row_ids)
-            if len(df) == 0:
-                df = pd.DataFrame({ROW_ID: ids})
-            existing = df[ROW_ID].to_numpy()
-            if len(existing) != len(ids) or not np.array_equal(existing, ids):
-                index = {k: i for i, k in enumerate(existing.tolist())}
-                missing = [r for r in ids.tolist() if r not in index]
-                if missing:
-                    df = pd.concat([df, pd.DataFrame({ROW_ID: np.asarray(missing, dtype=ids.dtype)})], ignore_index=True)
-                    index = {k: i for i, k in enumerate(df[ROW_ID].tolist())}
-                pos = np.array([index[r] for r in ids.tolist()], dtype=np.int64)
-            else:
-                pos = np.arange(len(ids))
-            for name, values in columns.items():
-                fresh = name not in df.columns or (name in keys and stored_keys.get(name) != keys[name])
-                full = np.full(len(df), np.nan) if fresh else df[name].to_numpy(dtype=np.float64).copy()
-                full[pos] = np.asarray(values, dtype=np.float64)
-                df[name] = full
-                if name in keys:
-                    stored_keys[name] = keys[name]
-                else:
-                    stored_keys.pop(name, None)
-            out = pa.Table.from_pandas(df, preserve_index=False)
-            meta = dict(out.schema.metadata or {})
-            meta[_SCORE_KEYS] = json.dumps(dict(sorted(stored_keys.items()))).encode()
-            _write_parquet(self.scores_path, out.replace_schema_metadata(meta))
-            for name in columns:
-                self._record(f"scores/{name}", keys.get(name), (provenance or {}).get(name))
+        merge_scores(self, row_ids, columns, keys=keys, provenance=provenance)
 
     # --------------------------------------------------------------- selections
     def selection_path(self, name: str) -> Path:
@@ -479,17 +327,15 @@ class RunDir:
 
     def selection_result_key(self, name: str) -> str | None:
         """Return the result key the selection ``name`` was stored under (``None``: unknown)."""
-        at = _read_parquet(self.selection_path(name))
-        if at is None or not at.schema.metadata or _SELECTION_META not in at.schema.metadata:
-            return None
-        return json.loads(at.schema.metadata[_SELECTION_META]).get("key")
+        at = read_parquet(self.selection_path(name))
+        return None if at is None else selection_meta(at).get("key")
 
     def selection_digest(self, name: str) -> str:
         """Return the result key of selection ``name``, or a digest of its file when it has none."""
         key = self.selection_result_key(name)
         if key is not None:
             return key
-        data = _read_bytes(self.selection_path(name))
+        data = read_bytes(self.selection_path(name))
         return "file:" + ("absent" if data is None else hashlib.sha256(data).hexdigest()[:20])
 
     def has_selection(self, name: str, key: str | None = None) -> bool:
@@ -501,33 +347,19 @@ class RunDir:
     def write_selection(
         self, name: str, sel: Selection, *, key: str | None = None, provenance: dict[str, Any] | None = None
     ) -> None:
-        at = pa.Table.from_pandas(sel.to_pandas(), preserve_index=False)
-        meta = {"selector": sel.selector, "budget": sel.budget.to_dict(), "seed": sel.seed, "params": canonical(sel.params)}
-        if key is not None:
-            meta["key"] = key
-        at = at.replace_schema_metadata({_SELECTION_META: json.dumps(meta, sort_keys=True, default=str).encode()})
+        """Store selection ``name`` with its result key; ``provenance`` goes to the manifest."""
         with self.lock():
-            _write_parquet(self.selection_path(name), at)
-            self._record(f"selections/{name}", key, provenance)
+            write_parquet(self.selection_path(name), selection_to_arrow(sel, key))
+            self.record_artifact(f"selections/{name}", key, provenance)
 
     def read_selection(self, name: str) -> Selection:
-        at = _read_parquet(self.selection_path(name))
+        at = read_parquet(self.selection_path(name))
         if at is None:
             known = ", ".join(self.selection_keys()) or "none"
             raise RunDirError(
                 f"`selection` must name a stored selection of {str(self.path)!r}; got {name!r}. Stored: {known}."
             )
-        meta = json.loads(at.schema.metadata[_SELECTION_META])
-        df = at.to_pandas()
-        return Selection(
-            row_ids=df[ROW_ID].to_numpy(),
-            selector=meta["selector"],
-            budget=Budget(**meta["budget"]),
-            seed=meta["seed"],
-            gains=df["gain"].to_numpy() if "gain" in df.columns else None,
-            weights=df["weight"].to_numpy() if "weight" in df.columns else None,
-            params=meta.get("params", {}),
-        )
+        return selection_from_arrow(at)
 
     def selection_keys(self) -> list[str]:
         d = self.path / "selections"
@@ -539,7 +371,7 @@ class RunDir:
         return self.path / "metrics.json"
 
     def read_metrics(self) -> dict[str, dict[str, Any]]:
-        data = _read_bytes(self.metrics_path)
+        data = read_bytes(self.metrics_path)
         if data is None:
             return {}
         try:
@@ -559,7 +391,7 @@ class RunDir:
             metrics = self.read_metrics()
             metrics[slot] = {**canonical(result.to_dict()), "key": key}
             write_json(self.metrics_path, dict(sorted(metrics.items())))
-            self._record(f"metrics/{slot}", key, provenance)
+            self.record_artifact(f"metrics/{slot}", key, provenance)
 
     # --------------------------------------------------------------- evaluation
     @property
@@ -574,11 +406,13 @@ class RunDir:
         """
         import pandas as pd
 
-        at = _read_parquet(self.evaluation_path)
+        at = read_parquet(self.evaluation_path)
         if at is None:
             df = pd.DataFrame(columns=["arm", "fraction", "seed", "accuracy", "n_train", "model", "key"])
             df.attrs["n_duplicates_dropped"] = 0
             return df
+        from thresher.store.records import dedupe_records
+
         return dedupe_records(at.to_pandas())
 
     def evaluation_keys(self) -> set[str]:
@@ -592,127 +426,19 @@ class RunDir:
         return {(str(a), round(float(f), 6), int(s)) for a, f, s in zip(df["arm"], df["fraction"], df["seed"])}
 
     def append_evaluation(self, records: list[dict[str, Any]], *, provenance: dict[str, Any] | None = None) -> None:
-        """Store training-run records (each: arm, fraction, seed, model, accuracy, key, ...).
+        """Store training-run records by key; see :func:`~thresher.store.records.append_records`."""
+        from thresher.store.records import append_records
 
-        A record whose key is already stored is not stored twice; a stored record in the
-        same slot (arm, fraction, seed, model) with another key is stale and is replaced.
-        Timings (``seconds``) go to the manifest, not the data file.
-        """
-        import pandas as pd
+        append_records(self, records, provenance=provenance)
 
-        recs = [dict(r) for r in records]
-        timings = [r.pop("seconds", None) for r in recs]
-        with self.lock():
-            at = _read_parquet(self.evaluation_path)
-            df = None if at is None else at.to_pandas()
-            new = pd.DataFrame(recs)
-            if df is not None and len(df):
-                if "key" in new.columns and "key" in df.columns:
-                    known = set(df["key"].dropna().astype(str))
-                    keep_new = ~new["key"].astype(str).isin(known)
-                    new = new[keep_new]
-                    timings = [t for t, k in zip(timings, keep_new.tolist()) if k]
-                slot_cols = [c for c in _EVAL_SLOT if c in df.columns and c in new.columns]
-                if slot_cols and len(new):
-                    new_slots = set(map(tuple, new[slot_cols].astype(str).to_numpy().tolist()))
-                    stale = [tuple(r) in new_slots for r in df[slot_cols].astype(str).to_numpy().tolist()]
-                    df = df[~np.asarray(stale, dtype=bool)]
-                df = pd.concat([df, new], ignore_index=True) if len(new) else df
-            else:
-                df = new
-            sort_cols = [c for c in _EVAL_SLOT if c in df.columns]
-            df = df.sort_values(sort_cols, kind="stable").reset_index(drop=True) if sort_cols else df
-            _write_parquet(self.evaluation_path, pa.Table.from_pandas(df, preserve_index=False))
-            for rec, secs in zip(new.to_dict("records"), timings):
-                slot = "__".join(f"{c}={rec.get(c)}" for c in _EVAL_SLOT)
-                self._record(f"evaluation/{slot}", rec.get("key"), provenance, seconds=secs)
-
-    # -------------------------------------------------------------------- prune
     def prune(self, evaluation_keys: set[str], selections: set[str]) -> dict[str, int]:
-        """Remove results a finished recipe run did not reproduce; return how many of each.
+        """Remove results a finished recipe did not reproduce; see :func:`~thresher.store.records.prune_run`."""
+        from thresher.store.records import prune_run
 
-        After a recipe run, ``evaluation.parquet`` and ``selections/`` describe that recipe
-        only: training runs and selections of earlier recipes (other seeds, fractions,
-        arms, parameters or models) are removed (selections stored by ``thresher select``
-        are kept), and so are metric results measured on a
-        selection that was removed or recomputed since. Metric results on the training
-        set with other parameters stay beside the current ones.
-        """
-        import pandas as pd
-
-        with self.lock():
-            arts = self.artifacts()
-            dropped_arts: list[str] = []
-            n_eval = 0
-            at = _read_parquet(self.evaluation_path)
-            if at is not None:
-                df = at.to_pandas()
-                keep = df["key"].isin(evaluation_keys) if "key" in df.columns else pd.Series(False, index=df.index)
-                n_eval = int((~keep).sum())
-                if n_eval:
-                    _write_parquet(self.evaluation_path, pa.Table.from_pandas(df[keep].reset_index(drop=True), preserve_index=False))
-                    live = set(df.loc[keep, "key"].astype(str)) if "key" in df.columns else set()
-                    dropped_arts += [a for a, v in arts.items() if a.startswith("evaluation/") and v.get("key") not in live]
-            # only selections an evaluation made; those of `thresher select` are the user's
-            gone = [
-                n for n in self.selection_keys()
-                if n not in selections and arts.get(f"selections/{n}", {}).get("origin") == "evaluate"
-            ]
-            for n in gone:
-                self.selection_path(n).unlink()
-                dropped_arts.append(f"selections/{n}")
-            metrics = self.read_metrics()
-            stale = []
-            for slot in metrics:
-                target = slot.split("/", 1)[1] if "/" in slot else ""
-                if target in gone:
-                    stale.append(slot)
-                elif self.has_selection(target):
-                    recorded = arts.get(f"metrics/{slot}", {}).get("inputs", {}).get("target_key")
-                    if recorded is not None and recorded != self.selection_result_key(target):
-                        stale.append(slot)
-            for slot in stale:
-                metrics.pop(slot)
-                dropped_arts.append(f"metrics/{slot}")
-            if stale:
-                write_json(self.metrics_path, dict(sorted(metrics.items())))
-            if dropped_arts:
-                m = self.read_manifest()
-                for a in dropped_arts:
-                    m.get("artifacts", {}).pop(a, None)
-                write_json(self.manifest_path, m)
-            counts = {"evaluation": n_eval, "selections": len(gone), "metrics": len(stale)}
-            if any(counts.values()):
-                log.info("removed results of earlier requests that this run does not reproduce: %s", counts)
-            return counts
+        return prune_run(self, evaluation_keys, selections)
 
     # ------------------------------------------------------------------- report
     @property
     def report_dir(self) -> Path:
         return self.path / "report"
 
-
-def dedupe_records(df: Any) -> Any:
-    """Drop duplicated training-run records (same key, or same slot when there are no keys).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"arm": ["a", "a"], "fraction": [0.5, 0.5], "seed": [0, 0], "accuracy": [0.8, 0.8]})
-    >>> out = dedupe_records(df)
-    >>> len(out), out.attrs["n_duplicates_dropped"]
-    (1, 1)
-    """
-    n = len(df)
-    before = int(df.attrs.get("n_duplicates_dropped", 0))
-    if "key" in df.columns and df["key"].notna().all():
-        out = df.drop_duplicates(subset=["key"], keep="first")
-    else:
-        cols = [c for c in _EVAL_SLOT if c in df.columns]
-        out = df.drop_duplicates(subset=cols, keep="first") if cols else df
-    out = out.reset_index(drop=True)
-    dropped = n - len(out)
-    if dropped:
-        log.warning("dropped %d duplicated evaluation record(s) (same key); each training run is counted once", dropped)
-    out.attrs["n_duplicates_dropped"] = before + dropped
-    return out
