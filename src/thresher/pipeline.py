@@ -17,6 +17,7 @@ Recipe TOML::
     fractions = [0.1, 0.3, 0.5, 0.7]
     model = "logreg"             # a reference model; its parameters in model_params = {...}
     executor = "local"            # or "ray"
+    threads = 2                   # BLAS/torch threads of every step (default: the machine's cores)
     [[signals]]
     name = "probs"                # out-of-fold probabilities
     [[scorers]]
@@ -42,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import METRICS, SCORERS, SELECTORS, SIGNALS
+from thresher._threads import threads, threads_active
+from thresher._validation import check_int
 from thresher.data.source import DataSpec, LoadedData, read_data
 from thresher.data.table import Table
 from thresher.errors import InvalidParameterError
@@ -93,6 +96,7 @@ class Recipe:
     executor: str = "local"
     model_params: dict[str, Any] = field(default_factory=dict)
     base_dir: str | None = None  # the recipe file's folder: relative data paths are read from there
+    threads: int | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], base_dir: str | Path | None = None) -> Recipe:
@@ -103,11 +107,13 @@ class Recipe:
                 f"recipe sections must be among {sorted(known)}; got unknown {sorted(unknown)}."
             )
         run = dict(d.get("run", {}))
-        run_known = {"seeds", "fractions", "model", "executor", "model_params"}
+        run_known = {"seeds", "fractions", "model", "executor", "model_params", "threads"}
         if set(run) - run_known:
             raise InvalidParameterError(f"`[run]` keys must be among {sorted(run_known)}; got {sorted(set(run) - run_known)}.")
         if "data" not in d:
             raise InvalidParameterError("a recipe must have a `[data]` section; got none.")
+        if "threads" in run:
+            check_int(run["threads"], "threads", "[run]", low=1)
         comps = {k: [Component.from_dict(x, k) for x in d.get(k, [])] for k in ("signals", "scorers", "selectors", "metrics")}
         DataSpec.from_dict(d["data"])  # unknown [data] keys fail here, before any work
         return cls(
@@ -126,6 +132,7 @@ class Recipe:
 
         return {
             "data": self.data,
+            # `threads` is left out: it changes how fast a run goes, not what it stores
             "run": {
                 "seeds": self.seeds,
                 "fractions": self.fractions,
@@ -258,12 +265,17 @@ def run_scores(
         scorer = build(SCORERS, comp)
         column = f"score.{comp.label}" if comp.label else scorer.column
         train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor, force=force)
-        key, provenance = component_key("score", scorer, comp.name, seed=seed, table=train, column=column)
+        # earlier scorers' columns are visible to later ones (e.g. `fuse` reads them); the key
+        # covers those the scorer names
+        scored = run.attach_scores(train)
+        key, provenance = component_key("score", scorer, comp.name, seed=seed, table=scored, column=column)
         if run.has_score(column, key) and not force:
             log.info("score %s already stored under the same key; skipping", column)
         else:
-            values = scorer.score(train, seed=seed)
+            values = scorer.score(scored, seed=seed)
             run.write_scores(train.row_id, {column: values}, keys={column: key}, provenance={column: provenance})
+            if getattr(scorer, "meta_", None):  # what a scorer learned (e.g. fusion weights) goes in the manifest
+                run.mark_step(f"score:{column}", scorer.meta_)
         if progress:
             progress("scores", i + 1, len(scorers))
     return run.attach_scores(train)
@@ -283,8 +295,23 @@ def run_recipe(
     The whole recipe is validated before any step runs. The run holds the directory's
     lock throughout: a second run on the same directory waits ``lock_timeout`` seconds
     (``0``: fails at once, naming the holder). If the first step fails, the directory is
-    left as it was.
+    left as it was. Every step runs inside :func:`thresher.threads` with the recipe's
+    ``threads``; a caller's enclosing ``threads(n)`` block (the CLI's ``--threads``) takes
+    precedence.
     """
+    with threads(None if threads_active() else recipe.threads):
+        return _run_recipe(recipe, run_dir, force=force, progress=progress, executor=executor, lock_timeout=lock_timeout)
+
+
+def _run_recipe(
+    recipe: Recipe,
+    run_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+    lock_timeout: float | None = 0.0,
+) -> RunDir:
     from thresher.evaluate.harness import SelectorArm, evaluate
     from thresher.report.html import write_report
 

@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: Constructor parameters that choose *where* work runs, not what it computes.
-IGNORED_PARAMS = frozenset({"executor", "n_jobs", "run_dir", "progress", "verbose"})
+IGNORED_PARAMS = frozenset({"executor", "n_jobs", "threads", "run_dir", "progress", "verbose"})
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.=-]+")
 _ADDR_RE = re.compile(r" at 0x[0-9a-fA-F]+")
