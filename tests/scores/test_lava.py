@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from thresher.data.table import Table
 from thresher.metrics.ot import ot_cost_matrix, solve_ot
 from thresher.scores.lava import LAVA, calibrated_gradients, lava_gradients
 
