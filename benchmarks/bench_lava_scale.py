@@ -37,10 +37,7 @@ def main() -> None:
         a.n = 10_000
     from sklearn.metrics import average_precision_score
 
-    try:
-        from thresher.scores.knn_shapley import knn_shapley
-    except ImportError:  # before the valuation family was split into one module per method
-        from thresher.scores.valuation import knn_shapley
+    from thresher.scores.knn_shapley import knn_shapley
     from thresher.scores.lava import lava_gradients
 
     print(f"load average at start: {os.getloadavg()}")

@@ -14,9 +14,11 @@ from thresher.scores.attribution import (  # noqa: E402
     load_attribution,
     tracin_attribution,
 )
-from thresher.scores.influence import checkpoint_gradients, fit_logreg, logreg_influence, tracin_scores  # noqa: E402
+from thresher.scores.influence import fit_logreg, logreg_influence  # noqa: E402
+from thresher.scores.tracin import tracin_scores  # noqa: E402
 from thresher.scores.influence_matrix import influence_attribution  # noqa: E402
 from thresher.scores.trak import trak_attribution  # noqa: E402
+from thresher.signals.checkpoint_grads import checkpoint_gradients  # noqa: E402
 from thresher.signals.gradients import per_example_gradients_loop  # noqa: E402
 
 

@@ -52,7 +52,8 @@ def influence_attribution(
     (20, 3)
     """
     from thresher.scores.influence import inverse_hvp
-    from thresher.signals.gradients import import_torch, parameter_names, per_example_gradients
+    from thresher._torch import import_torch
+    from thresher.signals.gradients import parameter_names, per_example_gradients
 
     torch = import_torch()
     from torch.func import functional_call, grad, jvp

@@ -46,7 +46,7 @@ def one_minus_p(model: Any, X: Any, y: Any, *, batch_size: int = 4096) -> np.nda
     >>> one_minus_p(net, np.ones((1, 1)), np.array([0])).tolist()
     [0.5]
     """
-    from thresher.signals.gradients import import_torch
+    from thresher._torch import import_torch
 
     torch = import_torch()
     dtype = next(model.parameters()).dtype
