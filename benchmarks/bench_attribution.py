@@ -7,7 +7,8 @@ moments). Attribution methods (thresher):
 
 * TracIn (3 checkpoints, projected dim ``--dim``), gradient similarity (LESS cosines,
   plain and with the Adam-preconditioned training side), CG influence on the final model
-  (damping 0.01, ``--cg-iter`` iterations per test row), TRAK (3 checkpoints as the ensemble);
+  (one row per ``--damping`` value, ``--cg-iter`` iterations per test row), TRAK (3
+  checkpoints as the ensemble);
 * peer: dattri's ``TRAKAttributor`` on the same checkpoints (same output function),
   when dattri is installed (``pip install --no-deps dattri``; it does not pull torch).
 
@@ -19,7 +20,7 @@ seed, and compare the drop in that row's margin with removing ``--cf-k`` random 
 (mean paired difference, 95% t interval over test rows).
 
     python benchmarks/bench_attribution.py            # n_train 4000, n_test 200, M = 50
-    python benchmarks/bench_attribution.py --quick    # n_train 600, n_test 40, M = 10 (under 2 minutes)
+    python benchmarks/bench_attribution.py --quick    # n_train 300, n_test 20, M = 6 (under 2 minutes when idle)
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # dattri's progress bars
 import tempfile
 import time
 from pathlib import Path
@@ -102,8 +105,7 @@ def dattri_trak(ckpts, X, y, Xt, yt, dim: int):
     tr = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), batch_size=256, shuffle=False)
     te = DataLoader(TensorDataset(torch.from_numpy(Xt), torch.from_numpy(yt)), batch_size=256, shuffle=False)
     att.cache(tr)
-    with torch.no_grad():
-        return att.attribute(te).detach().numpy().astype(np.float64)
+    return att.attribute(te).detach().numpy().astype(np.float64)
 
 
 def main() -> None:
@@ -116,6 +118,8 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--cg-iter", type=int, default=30)
+    ap.add_argument("--damping", type=float, nargs="+", default=[0.01, 1.0],
+                    help="CG influence damping values, one row each (0.01 is nn_influence's default)")
     ap.add_argument("--cf-rows", type=int, default=20)
     ap.add_argument("--cf-k", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
@@ -124,7 +128,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     if a.quick:
-        a.n_train, a.n_test, a.subsets, a.epochs, a.dim, a.cg_iter, a.cf_rows, a.cf_k = 600, 40, 10, 4, 128, 10, 4, 30
+        a.n_train, a.n_test, a.subsets, a.epochs, a.dim, a.cg_iter, a.cf_rows, a.cf_k = 300, 20, 6, 3, 64, 10, 3, 20
     import torch
 
     torch.set_num_threads(a.threads)
@@ -155,10 +159,11 @@ def main() -> None:
         "grad similarity (LESS cos)": lambda: grad_similarity_attribution(ckpts, X, y, Xt, yt, lrs=lrs, dim=a.dim),
         "grad similarity, Adam (LESS)": lambda: grad_similarity_attribution(
             ckpts, X, y, Xt, yt, lrs=lrs, dim=a.dim, adam=moments, block_rows=512),
-        "CG influence (final model)": lambda: influence_attribution(
-            ckpts[-1], X, y, Xt, yt, damping=0.01, max_iter=a.cg_iter, block_rows=512),
         "TRAK (3-ckpt ensemble)": lambda: trak_attribution(ckpts, X, y, Xt, yt, dim=a.dim, path=run / "trak.npy"),
     }
+    for lam in a.damping:
+        methods[f"CG influence, damping {lam:g}"] = lambda lam=lam: influence_attribution(
+            ckpts[-1], X, y, Xt, yt, damping=lam, max_iter=a.cg_iter, block_rows=512)
     results = {}
     for name, make in methods.items():
         t0 = time.perf_counter()
@@ -166,10 +171,12 @@ def main() -> None:
         results[name] = (A.to_numpy().astype(np.float64), time.perf_counter() - t0)
         print(f"  {name}: {results[name][1]:.1f} s", flush=True)
     try:
-        import dattri
+        from importlib.metadata import version
+
+        import dattri  # noqa: F401
 
         t0 = time.perf_counter()
-        results[f"dattri {dattri.__version__} TRAK (peer)"] = (dattri_trak(ckpts, X, y, Xt, yt, a.dim),
+        results[f"dattri {version('dattri')} TRAK (peer)"] = (dattri_trak(ckpts, X, y, Xt, yt, a.dim),
                                                                time.perf_counter() - t0)
     except ImportError:
         print("dattri not installed: peer row skipped (pip install --no-deps dattri)")
