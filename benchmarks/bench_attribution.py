@@ -144,7 +144,7 @@ def main() -> None:
     n_params = 784 * a.hidden + a.hidden + a.hidden * 10 + 10
     print(f"Fashion-MNIST: n_train={a.n_train}, n_test={a.n_test}, MLP 784-{a.hidden}-10 ({n_params} parameters), "
           f"{a.epochs} epochs, torch threads {a.threads}; run dir {run}")
-    kw = dict(model="mlp", epochs=a.epochs, lr=1e-3, hidden=a.hidden, n_threads=a.threads)
+    kw = dict(model="mlp", epochs=a.epochs, lr=1e-3, hidden=a.hidden, threads=a.threads)
     fn = torch_margin_trainer(X, y, Xt, yt, n_classes=10, **kw)
     t0 = time.perf_counter()
     subsets = retrain_subsets(fn, a.n_train, n_subsets=a.subsets, alpha=a.alpha, seed=a.seed,

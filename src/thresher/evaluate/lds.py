@@ -226,7 +226,7 @@ def torch_margin_trainer(
     """Return ``train_fn(indices, seed)``: train a reference PyTorch model on those rows, return test margins.
 
     ``train_kwargs`` go to :func:`thresher.evaluate.torch_models.train_classifier`
-    (``model``, ``epochs``, ``lr``, ``hidden``, ``n_threads``...).
+    (``model``, ``epochs``, ``lr``, ``hidden``, ``threads``...).
     """
     from thresher.evaluate.torch_models import predict_logits, train_classifier
 
