@@ -109,11 +109,16 @@ class AttributionMatrix:
         """
         check_int(k, "k", "AttributionMatrix.top_k", low=1, high=self.shape[0])
         sign = 1.0 if largest else -1.0
-        best_v = np.full((self.shape[1], 0), -np.inf)
-        best_i = np.zeros((self.shape[1], 0), dtype=np.int64)
-        for rows, b in self.blocks():
-            v = np.hstack([best_v, sign * b.T.astype(np.float64)])
-            i = np.hstack([best_i, np.broadcast_to(np.arange(rows.start, rows.stop), (self.shape[1], b.shape[0]))])
+        m = self.shape[1]
+        best_v = np.full((m, 0), -np.inf)
+        best_i = np.zeros((m, 0), dtype=np.int64)
+        for rows, b in self.blocks(block_rows=1024):  # small blocks: the float64 copy and its partition stay small
+            v = sign * b.T.astype(np.float64)  # (m, block)
+            kk = min(k, v.shape[1])
+            part = np.argpartition(-v, kk - 1, axis=1)[:, :kk] if kk < v.shape[1] else np.broadcast_to(
+                np.arange(v.shape[1]), v.shape)
+            v = np.hstack([best_v, np.take_along_axis(v, part, 1)])
+            i = np.hstack([best_i, rows.start + part])
             order = np.lexsort((i, -v), axis=1)[:, :k]
             best_v, best_i = np.take_along_axis(v, order, 1), np.take_along_axis(i, order, 1)
         return best_i, sign * best_v
