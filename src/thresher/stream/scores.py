@@ -81,13 +81,14 @@ def _check_scorers(scorers: Sequence[BaseScorer]) -> list[BaseScorer]:
     return out
 
 
-def partition_key(dataset: FileDataset, partition: Partition, scorers: Sequence[BaseScorer], batch_size: int) -> str:
-    """Return the key of one partition's work: its content, the column roles, every scorer parameter, the version."""
+def partition_key(dataset: FileDataset, partition: Partition, scorers: Sequence[BaseScorer]) -> str:
+    """Return the key of one partition's work: its content, the column roles, every scorer parameter, the version.
+
+    The batch size is not part of it: a row-wise scorer's values do not depend on batching.
+    """
     from thresher import __version__
 
-    return work_key(
-        partition.fingerprint, dataset.roles(), [_scorer_spec(s) for s in scorers], batch_size, __version__
-    )
+    return work_key(partition.fingerprint, dataset.roles(), dataset.meta, [_scorer_spec(s) for s in scorers], __version__)
 
 
 def score_partition(
@@ -101,7 +102,7 @@ def score_partition(
 ) -> int:
     """Score one partition batch by batch and write it with its marker; return its row count."""
     store = PartitionStore(out, OUTPUT)
-    key = partition_key(dataset, partition, scorers, batch_size)
+    key = partition_key(dataset, partition, scorers)
     if store.is_done(partition.index, key):
         return 0
     needed = sorted({c for s in scorers for c in s.requires})
@@ -184,7 +185,7 @@ def stream_scores(
     seeds = spawn_seeds(seed, dataset.n_partitions)
     store = PartitionStore(out, OUTPUT)
     pending = [p for p in dataset.partitions
-               if not store.is_done(p.index, partition_key(dataset, p, chosen, batch_size))]
+               if not store.is_done(p.index, partition_key(dataset, p, chosen))]
     n_done = dataset.n_partitions - len(pending)
     if n_done:
         log.info("resuming: %d of %d partitions already stored", n_done, dataset.n_partitions)
