@@ -141,3 +141,29 @@ def test_ray_data_equals_local(tmp_path: Path, ray_local) -> None:
         pb_ = PartitionStore(tmp_path / "ray", "scores").part_path(i).read_bytes()
         assert pa_ == pb_, f"partition {i} differs between local and Ray"
     assert stream_scores(ds, [Margin(), TextQuality()], tmp_path / "ray", executor="ray").n_skipped == 4
+
+
+@pytest.mark.ray
+def test_two_node_cluster_equals_local(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    try:
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        cluster.wait_for_nodes()
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        _write_parts(tmp_path / "d" if (tmp_path / "d").mkdir() is None else tmp_path)
+        ds = open_dataset(tmp_path / "d", label_column="label", text_column="text")
+        stream_scores(ds, [Entropy(), TextQuality()], tmp_path / "local")
+        r = stream_scores(ds, [Entropy(), TextQuality()], tmp_path / "ray", executor="ray", n_workers=2)
+        assert r.n_computed == 4
+        a = read_stream_scores(tmp_path / "local")
+        b = read_stream_scores(tmp_path / "ray")
+        assert a.equals(b)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

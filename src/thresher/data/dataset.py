@@ -127,6 +127,11 @@ class FileDataset:
         if batch_size < 1:
             raise InvalidParameterError(f"`batch_size` of iter_batches must be >= 1; got {batch_size}.")
         cols = None if columns is None else self._arrow_columns(columns)
+        roles = self.roles()
+        if cols is not None:  # roles of columns not read are dropped for this read
+            roles = {k: v for k, v in roles.items() if k == "embedding_columns" or v is None or v in cols}
+            if EMBEDDINGS not in columns:
+                roles["embedding_columns"] = None
         offset = 0
         if partition.format == "parquet":
             pf = pq.ParquetFile(partition.path)
@@ -138,7 +143,7 @@ class FileDataset:
                 continue
             at = pa.Table.from_batches([rb])
             ids = None if self.id_column else file_row_ids(partition.rel_path, offset, offset + rb.num_rows)
-            t = arrow_to_table(at, row_ids=ids, **self.roles())
+            t = arrow_to_table(at, row_ids=ids, **roles)
             t.meta.update(self.meta)
             yield t
             offset += rb.num_rows
