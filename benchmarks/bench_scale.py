@@ -72,6 +72,11 @@ def write_data(root: Path, n: int, n_files: int, seed: int = 0, dup_frac: float 
 
 
 def _peak_mib() -> float:
+    """Peak resident memory of this process (VmHWM). Not ru_maxrss: Linux carries that across
+    fork and exec, so a child would report its parent's peak when that was higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

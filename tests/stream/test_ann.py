@@ -68,3 +68,20 @@ def test_low_recall_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level("WARNING"):
         s = knn_graph(ds, index, tmp_path / "out", k=10, n_recall_queries=200)
     assert not s["meets_min_recall"] and "below the required" in caplog.text
+
+
+def test_stored_graph_feeds_graph_selectors(tmp_path: Path) -> None:
+    from thresher.data.table import Table
+    from thresher.select.base import Budget
+    from thresher.select.submodular import FacilityLocation
+
+    (tmp_path / "d").mkdir()
+    X = _blobs(tmp_path / "d", n_files=2, rows=150)
+    ds = open_dataset(tmp_path / "d", embedding_columns="emb")
+    index = build_ivf(ds, n_lists=8, n_probe=8, n_train=300)
+    knn_graph(ds, index, tmp_path / "out", k=8, n_recall_queries=50)
+    g = read_knn_graph(tmp_path / "out")
+    t = Table(ds.to_table().row_id, matrices={"embeddings": X.astype(np.float64)})
+    a = FacilityLocation(n_neighbors=8, graph=g).select(t, Budget(n=10), seed=0)
+    b = FacilityLocation(n_neighbors=8).select(t, Budget(n=10), seed=0)
+    assert a.row_ids.tolist() == b.row_ids.tolist()  # every list probed: the stored graph is the exact one
