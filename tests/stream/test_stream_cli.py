@@ -36,10 +36,10 @@ def test_stream_commands(tmp_path: Path) -> None:
     r = runner.invoke(app, ["stream", "score", src, "-o", out, "-s", "margin", "-s", "entropy", "--label-column", "y"])
     assert r.exit_code == 0 and "resuming: 3 of 3 partitions already stored" in r.output
     r = runner.invoke(app, ["stream", "score", src, "-o", out, "-s", "margin", "-p", "bogus.k=1", "--label-column", "y"])
-    assert r.exit_code != 0 and "NAME.KEY=VALUE" in str(r.exception) + r.output
+    assert r.exit_code != 0 and "bogus" in str(r.exception) + r.output
     r = runner.invoke(app, ["stream", "dedup", src, "-o", out, "--n-clusters", "4", "--embedding-columns", "emb"])
     assert r.exit_code == 0 and "of 180 rows" in r.output
-    r = runner.invoke(app, ["stream", "select", src, "-o", out, "-s", "kcenter", "--n", "9", "--embedding-columns", "emb"])
+    r = runner.invoke(app, ["stream", "select", src, "-o", out, "-S", "kcenter", "--n", "9", "--embedding-columns", "emb"])
     assert r.exit_code == 0, r.output
     assert pq.read_table(Path(out) / "selection.parquet").num_rows == 9
 

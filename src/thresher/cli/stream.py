@@ -3,7 +3,7 @@
     thresher stream score 'data/*.parquet' -o out -s margin -s entropy --label-column y
     thresher stream knn data/ -o out --embedding-columns emb --k 10
     thresher stream dedup data/ -o out --embedding-columns emb --eps 0.05
-    thresher stream select data/ -o out -s facility_location --fraction 0.01 --embedding-columns emb
+    thresher stream select data/ -o out -S facility_location --fraction 0.01 --embedding-columns emb
 
 Every command writes partitioned outputs with completion markers under ``OUT`` and
 skips what is already done, so a killed command resumes and a re-run is a no-op.
@@ -16,15 +16,23 @@ from typing import Any, Optional
 
 import typer
 
+from thresher.cli._common import (  # the one grammar's shared options
+
 __all__ = ["register"]
 
 app = typer.Typer(help="Out-of-core scores, kNN graph, deduplication and selection over Parquet/JSONL files.",
                   no_args_is_help=True)
 
-OutOpt = typer.Option(..., "--out", "-o", help="Output directory (partitioned results; resumable).")
-ExecOpt = typer.Option("local", "--executor", help="'local' or 'ray'.")
-IdOpt = typer.Option(None, "--id-column", help="Column holding stable row ids (default: file + row offset).")
-EmbOpt = typer.Option(None, "--embedding-columns", help="One list column, a prefix ending in '*', or columns a,b,c.")
+    EmbeddingColumnsOpt,
+    ExecutorOpt,
+    IdColumnOpt,
+    LabelColumnOpt,
+    ParamOpt,
+    SeedOpt,
+    ThreadsOpt,
+)
+
+OutOpt = typer.Option(..., "--out", "-o", metavar="DIR", help="Output directory (partitioned results; resumable).")
 
 
 def _open(source: str, id_column: Optional[str], label_column: Optional[str] = None,
@@ -38,32 +46,26 @@ def _open(source: str, id_column: Optional[str], label_column: Optional[str] = N
                         embedding_columns=emb)
 
 
-def _params(items: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
-    from thresher.cli import parse_params
-    from thresher.errors import InvalidParameterError
+def _params(items: list[str], registry: Any, names: list[str], command: str) -> dict[str, dict[str, Any]]:
+    from thresher.cli._common import params_for, targets_of
 
-    out: dict[str, dict[str, Any]] = {n: {} for n in names}
-    for key, value in parse_params(items).items():
-        name, _, k = key.partition(".")
-        if not k or name not in out:
-            raise InvalidParameterError(f"`--param` must look like NAME.KEY=VALUE with NAME one of {names}; got {key!r}.")
-        out[name][k] = value
-    return out
+    return params_for(items, targets_of(registry, [(n, n) for n in names]), command)
 
 
 @app.command("score")
 def score_cmd(
     source: str = typer.Argument(..., help="Directory, glob or file of Parquet/JSONL data."),
     out: Path = OutOpt,
-    scorer: list[str] = typer.Option(..., "--scorer", "-s", help="Row-wise scorer by registry name (repeatable)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="NAME.KEY=VALUE (TOML values; repeatable)."),
-    label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column."),
-    text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column."),
-    embedding_columns: Optional[str] = EmbOpt,
-    id_column: Optional[str] = IdOpt,
-    batch_size: int = typer.Option(65536, "--batch-size", help="Rows per batch."),
-    executor: str = ExecOpt,
-    seed: int = typer.Option(0, "--seed", help="Seed."),
+    scorer: list[str] = typer.Option(..., "--scorer", "-s", metavar="NAME", help="Row-wise scorer (repeatable)."),
+    param: list[str] = ParamOpt,
+    label_column: Optional[str] = LabelColumnOpt,
+    text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Column holding text."),
+    embedding_columns: Optional[str] = EmbeddingColumnsOpt,
+    id_column: Optional[str] = IdColumnOpt,
+    batch_size: int = typer.Option(65536, "--batch-size", metavar="N", help="Rows per batch."),
+    executor: str = ExecutorOpt,
+    seed: int = SeedOpt,
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Stream row-wise scorers over every row into OUT/scores/part-*.parquet."""
     from thresher._registry import SCORERS
@@ -71,10 +73,13 @@ def score_cmd(
     from thresher.pipeline import Component, build
     from thresher.stream.scores import stream_scores
 
+    from thresher.cli._common import threads_context
+
     ds = _open(source, id_column, label_column, text_column, embedding_columns)
-    params = _params(param, scorer)
+    params = _params(param, SCORERS, scorer, "stream score")
     scorers = [build(SCORERS, Component(n, params[n])) for n in scorer]
-    r = stream_scores(ds, scorers, out, executor=executor, batch_size=batch_size, seed=seed)
+    with threads_context(threads):
+        r = stream_scores(ds, scorers, out, executor=executor, batch_size=batch_size, seed=seed)
     if r.n_skipped:
         console.print(f"resuming: {r.n_skipped} of {r.n_partitions} partitions already stored")
     console.print(f"{r.n_rows} rows scored in {r.n_computed} partitions ({r.seconds:.1f} s): "
@@ -85,20 +90,20 @@ def score_cmd(
 def knn_cmd(
     source: str = typer.Argument(..., help="Directory, glob or file of Parquet/JSONL data."),
     out: Path = OutOpt,
-    k: int = typer.Option(10, "--k", help="Neighbours per row."),
-    quantizer: str = typer.Option("flat", "--quantizer", help="'flat', 'sq8' or 'pq'."),
-    n_probe: int = typer.Option(16, "--n-probe", help="Inverted lists searched per query."),
-    metric: str = typer.Option("euclidean", "--metric", help="'euclidean' or 'cosine'."),
-    embedding_columns: Optional[str] = EmbOpt,
-    id_column: Optional[str] = IdOpt,
-    seed: int = typer.Option(0, "--seed", help="Seed."),
+    k: int = typer.Option(10, "--k", metavar="K", help="Neighbours per row."),
+    quantizer: str = typer.Option("flat", "--quantizer", metavar="flat|sq8|pq", help="How vectors are stored."),
+    n_probe: int = typer.Option(16, "--n-probe", metavar="N", help="Inverted lists searched per query."),
+    distance: str = typer.Option("euclidean", "--distance", metavar="euclidean|cosine", help="Distance."),
+    embedding_columns: Optional[str] = EmbeddingColumnsOpt,
+    id_column: Optional[str] = IdColumnOpt,
+    seed: int = SeedOpt,
 ) -> None:
     """Build a faiss IVF index and write the approximate kNN graph with its measured recall."""
     from thresher.cli import console
     from thresher.stream.ann import build_ivf, knn_graph
 
     ds = _open(source, id_column, embedding_columns=embedding_columns)
-    index = build_ivf(ds, quantizer=quantizer, n_probe=n_probe, metric=metric, seed=seed)
+    index = build_ivf(ds, quantizer=quantizer, n_probe=n_probe, metric=distance, seed=seed)
     s = knn_graph(ds, index, out, k=k, seed=seed + 1)
     flag = "" if s["meets_min_recall"] else f" [bold red](below {s['min_recall']})[/]"
     console.print(f"kNN graph of {ds.n_rows} rows -> {out / 'knn'}; recall@{k} {s['recall_at_k']:.3f}{flag}")
@@ -108,11 +113,11 @@ def knn_cmd(
 def dedup_cmd(
     source: str = typer.Argument(..., help="Directory, glob or file of Parquet/JSONL data."),
     out: Path = OutOpt,
-    n_clusters: int = typer.Option(1000, "--n-clusters", help="k-means clusters."),
-    eps: float = typer.Option(0.05, "--eps", help="Near-duplicates have cosine similarity >= 1 - eps."),
-    embedding_columns: Optional[str] = EmbOpt,
-    id_column: Optional[str] = IdOpt,
-    seed: int = typer.Option(0, "--seed", help="Seed."),
+    n_clusters: int = typer.Option(1000, "--n-clusters", metavar="K", help="k-means clusters."),
+    eps: float = typer.Option(0.05, "--eps", metavar="EPS", help="Near-duplicates have cosine similarity >= 1 - eps."),
+    embedding_columns: Optional[str] = EmbeddingColumnsOpt,
+    id_column: Optional[str] = IdColumnOpt,
+    seed: int = SeedOpt,
 ) -> None:
     """Semantic deduplication (SemDeDup) into OUT/semdedup/."""
     from thresher.cli import console
@@ -127,14 +132,14 @@ def dedup_cmd(
 def select_cmd(
     source: str = typer.Argument(..., help="Directory, glob or file of Parquet/JSONL data."),
     out: Path = OutOpt,
-    selector: str = typer.Option(..., "--selector", "-s", help="Selector by registry name (e.g. facility_location)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="NAME.KEY=VALUE (TOML values; repeatable)."),
-    fraction: Optional[float] = typer.Option(None, "--fraction", help="Keep fraction (or give --n)."),
-    n: Optional[int] = typer.Option(None, "--n", help="Rows to keep."),
-    embedding_columns: Optional[str] = EmbOpt,
-    id_column: Optional[str] = IdOpt,
-    executor: str = ExecOpt,
-    seed: int = typer.Option(0, "--seed", help="Seed."),
+    selector: str = typer.Option(..., "--selector", "-S", metavar="NAME", help="Selector (e.g. facility_location)."),
+    param: list[str] = ParamOpt,
+    fraction: Optional[float] = typer.Option(None, "--fraction", metavar="F", help="Keep fraction (or give --n)."),
+    n: Optional[int] = typer.Option(None, "--n", metavar="N", help="Rows to keep."),
+    embedding_columns: Optional[str] = EmbeddingColumnsOpt,
+    id_column: Optional[str] = IdColumnOpt,
+    executor: str = ExecutorOpt,
+    seed: int = SeedOpt,
 ) -> None:
     """Two-round selection over partitions (GreeDi); writes OUT/selection.parquet."""
     import pyarrow as pa
@@ -148,7 +153,7 @@ def select_cmd(
     from thresher.stream.partitioned import partitioned_select
 
     ds = _open(source, id_column, embedding_columns=embedding_columns)
-    sel = build(SELECTORS, Component(selector, _params(param, [selector])[selector]))
+    sel = build(SELECTORS, Component(selector, _params(param, SELECTORS, [selector], "stream select")[selector]))
     r = partitioned_select(ds, sel, Budget(n=n, fraction=fraction), executor=executor, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "selection.parquet") as tmp:
