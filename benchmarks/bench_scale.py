@@ -107,8 +107,6 @@ def step_ivf(root: str, out: str, n_queries: int) -> dict:
 
 
 def step_semdedup(root: str, out: str, n_exact: int) -> dict:
-    import pyarrow.parquet as pq
-
     from thresher.data.dataset import open_dataset
     from thresher.stream.semdedup import read_semdedup, stream_semdedup
 
@@ -128,7 +126,6 @@ def step_semdedup(root: str, out: str, n_exact: int) -> dict:
     pairs_a = np.concatenate(pairs)
     removed = set(res.index[res["is_duplicate"].to_numpy()].tolist())
     found = sum((a in removed) != (b in removed) for a, b in pairs_a.tolist())
-    truth = set(pairs_a[:, 1].tolist())
     out_d = {"rows": ds.n_rows, "seconds": secs, "precision": len(removed & members) / max(1, len(removed)),
              "recall": found / len(pairs_a), "removed": len(removed), "planted_pairs": len(pairs_a),
              "n_groups": s["n_groups"], "peak_rss_mib": _peak_mib()}

@@ -17,12 +17,6 @@ from typing import Any, Optional
 import typer
 
 from thresher.cli._common import (  # the one grammar's shared options
-
-__all__ = ["register"]
-
-app = typer.Typer(help="Out-of-core scores, kNN graph, deduplication and selection over Parquet/JSONL files.",
-                  no_args_is_help=True)
-
     EmbeddingColumnsOpt,
     ExecutorOpt,
     IdColumnOpt,
@@ -31,6 +25,11 @@ app = typer.Typer(help="Out-of-core scores, kNN graph, deduplication and selecti
     SeedOpt,
     ThreadsOpt,
 )
+
+__all__ = ["register"]
+
+app = typer.Typer(help="Out-of-core scores, kNN graph, deduplication and selection over Parquet/JSONL files.",
+                  no_args_is_help=True)
 
 OutOpt = typer.Option(..., "--out", "-o", metavar="DIR", help="Output directory (partitioned results; resumable).")
 
