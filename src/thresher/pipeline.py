@@ -232,6 +232,10 @@ def ensure_signals(
         if run is not None:
             run.write_signal_rows(table.row_id)
             run.write_signal_meta(result.meta)
+            # what the signal chose (e.g. the OOF model) goes in the manifest too; class lists stay in meta.json
+            chosen = {k: v for k, v in result.meta.items() if k != "classes"}
+            if chosen:
+                run.mark_step(f"signal:{entry.name}", chosen)
     return table
 
 

@@ -136,6 +136,7 @@ def test_recipe_scorers_see_earlier_columns_and_fusion_weights_reach_the_manifes
     run = RunDir(tmp_path / "run")
     run.open(train, {"test": True})
     comps = [
+        Component("margin"),  # needs the probs signal: computed, and its model choice lands in the manifest
         Component("prototypicality", {"n_clusters": 10}),
         Component("knn_distance"),
         Component("fuse", {"columns": ["score.prototypicality", "score.knn_distance"], "method": "rank"}),
@@ -146,6 +147,8 @@ def test_recipe_scorers_see_earlier_columns_and_fusion_weights_reach_the_manifes
     step = run.read_manifest()["steps"]["score:score.fuse"]
     assert step["weights"] == {"score.prototypicality": 0.5, "score.knn_distance": 0.5}
     assert step["higher_is_better"] == [True, False]
+    oof = run.read_manifest()["steps"]["signal:probs"]
+    assert oof["oof_model"] == oof["oof_choice"]["name"] and set(oof["oof_choice"]["log_loss"]) == {"logreg", "extra_trees", "knn"}
 
 
 def test_docs_example_runs_and_recipe_lines_parse() -> None:
