@@ -31,6 +31,7 @@ def test_borda_equals_a_hand_computation() -> None:
     got = Fuse(columns=["score.margin", "score.knn_distance"], method="rank").score(_table())
     np.testing.assert_allclose(got, expected, atol=1e-12)
     np.testing.assert_allclose(borda(np.array([[0.2, -1.0], [0.9, -4.0], [0.5, -2.0], [0.5, -3.0]])), expected)
+    np.testing.assert_allclose(Fuse(columns=["score.margin", "score.knn_distance"], method="borda").score(_table()), expected)
 
 
 def test_zscore_mean_equals_scipy_on_oriented_columns() -> None:
