@@ -242,6 +242,10 @@ def ensure_signals(
                 run.write_signal_meta(result.meta)
                 for mname, values in result.matrices.items():
                     run.write_signal(mname, values, key=key, provenance=provenance)
+            # what the signal chose (e.g. the OOF model) goes in the manifest too; class lists stay in meta.json
+            chosen = {k: v for k, v in result.meta.items() if k != "classes"}
+            if chosen:
+                run.mark_step(f"signal:{entry.name}", chosen)
     return table
 
 
