@@ -9,6 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import thresher
+import thresher._threads
 from thresher._registry import SIGNALS
 from thresher._threads import default_threads, follows_threads, get_threads, set_threads, threads
 from thresher.errors import InvalidParameterError
@@ -201,3 +202,15 @@ def test_cli_threads_option_applies_to_the_command(monkeypatch: pytest.MonkeyPat
     assert res.exit_code == 0, res.output
     assert seen == [1]
     assert get_threads() == default_threads()  # nothing leaks past the command
+
+
+def test_blocks_are_tracked_per_thread() -> None:
+    import threading
+
+    set_threads(1)
+    seen = []
+    with threads(1):
+        worker = threading.Thread(target=lambda: seen.append((get_threads(), thresher._threads.threads_active())))
+        worker.start()
+        worker.join()
+    assert seen == [(1, False)]  # the worker sees the process setting, not the main thread's block

@@ -19,7 +19,9 @@ number of cores this process may run on, capped by ``OMP_NUM_THREADS`` when the
 environment sets it (the user's own limit is respected, never raised).
 
 Limits are process-wide state in BLAS and torch: two threads of one process that enter
-:func:`threads` with different values at the same time see the later one's limit.
+:func:`threads` with different values at the same time see the later one's limit. The
+stack of entered blocks (what :func:`get_threads` reads) is kept per thread, so a worker
+thread starts from :func:`set_threads`' value, not from a block another thread is in.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import inspect
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -41,7 +44,14 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _setting: int | None = None  # set_threads(); None: default_threads()
-_active: list[int] = []  # the limits of the threads() blocks now entered (innermost last)
+_local = threading.local()  # per thread: the limits of the threads() blocks it has entered (innermost last)
+
+
+def _active() -> list[int]:
+    stack: list[int] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
 
 
 def default_threads() -> int:
@@ -71,8 +81,9 @@ def get_threads() -> int:
     ...     get_threads()
     1
     """
-    if _active:
-        return _active[-1]
+    active = _active()
+    if active:
+        return active[-1]
     return _setting if _setting is not None else default_threads()
 
 
@@ -109,14 +120,15 @@ def threads(n: int | None = None) -> Iterator[int]:
 
     torch = sys.modules.get("torch")  # only a torch already imported is limited: never import it here
     torch_before = torch.get_num_threads() if torch is not None else None
-    _active.append(limit)
+    active = _active()
+    active.append(limit)
     try:
         with threadpool_limits(limits=limit):
             if torch is not None and torch_before != limit:
                 torch.set_num_threads(limit)
             yield limit
     finally:
-        _active.pop()
+        active.pop()
         if torch is not None and torch_before is not None and torch.get_num_threads() != torch_before:
             torch.set_num_threads(torch_before)
 
@@ -136,7 +148,7 @@ def threads_active() -> bool:
     ...     threads_active()
     True
     """
-    return bool(_active)
+    return bool(_active())
 
 
 def follows_threads(fn: F | None = None, *, torch: bool = False) -> Any:
