@@ -81,7 +81,7 @@ def part1(n: int, seed: int) -> None:
     out_corr = np.abs(np.corrcoef(dec.components, rowvar=False) - np.eye(5)).max()
     k = n // 10
     t0 = time.perf_counter()
-    ODiS(by=list(cols), higher_is_better=[True] * 5).select(ts, Budget(n=k))
+    ODiS(by=list(cols), orientations=[True] * 5).select(ts, Budget(n=k))
     print(f"odis (5 columns, k={k}): {time.perf_counter() - t0:.2f} s; max |off-diagonal corr| "
           f"inputs {in_corr:.2f}, components {out_corr:.1e}")
 

@@ -45,18 +45,18 @@ def test_explicit_orientation_equals_registry_orientation_and_flips_when_reverse
     t = _table()
     cols = ["score.margin", "score.knn_distance"]
     looked_up = Fuse(columns=cols).score(t)
-    np.testing.assert_allclose(Fuse(columns=cols, higher_is_better=[True, False]).score(t), looked_up)
-    np.testing.assert_allclose(Fuse(columns=cols, higher_is_better=[False, True]).score(t), -looked_up)
+    np.testing.assert_allclose(Fuse(columns=cols, orientations=[True, False]).score(t), looked_up)
+    np.testing.assert_allclose(Fuse(columns=cols, orientations=[False, True]).score(t), -looked_up)
 
 
 def test_unregistered_column_needs_an_orientation_and_nan_is_refused() -> None:
     t = Table(columns={"score.mine": np.array([1.0, 2.0]), "score.margin": np.array([np.nan, 1.0])})
-    with pytest.raises(InvalidParameterError, match="`higher_is_better` of Fuse must be given for column 'score.mine'"):
+    with pytest.raises(InvalidParameterError, match="`orientations` of Fuse must be given for column 'score.mine'"):
         Fuse(columns=["score.mine"]).score(t)
     with pytest.raises(NonFiniteError, match="first in 'score.margin'"):
         Fuse(columns=["score.margin"]).score(t)
     with pytest.raises(InvalidParameterError, match="`method` of Fuse"):
-        Fuse(columns=["score.mine"], method="max", higher_is_better=[True]).score(t)
+        Fuse(columns=["score.mine"], method="max", orientations=[True]).score(t)
 
 
 def test_meta_rater_regression_recovers_weights_from_noisy_losses() -> None:
@@ -85,7 +85,7 @@ def _label_noise_table(seed: int, n: int = 3000, dim: int = 10) -> Table:
 
 def _learned(seed: int, **kw) -> tuple[Fuse, np.ndarray]:
     t = _label_noise_table(seed)
-    f = Fuse(columns=[f"score.s{j}" for j in range(4)], method="learned", higher_is_better=[True] * 4,
+    f = Fuse(columns=[f"score.s{j}" for j in range(4)], method="learned", orientations=[True] * 4,
              n_proxies=30, proxy_fraction=0.1, **kw)
     return f, f.score(t, seed=seed)
 
@@ -121,7 +121,7 @@ def test_log_loss_on_noisy_validation_rows_points_the_wrong_way() -> None:
 def test_learned_is_seeded_and_row_order_equivariant() -> None:
     t = _label_noise_table(3, n=600)
     cols = [f"score.s{j}" for j in range(4)]
-    make = lambda: Fuse(columns=cols, method="learned", higher_is_better=[True] * 4, n_proxies=8)  # noqa: E731
+    make = lambda: Fuse(columns=cols, method="learned", orientations=[True] * 4, n_proxies=8)  # noqa: E731
     a = make().score(t, seed=1)
     np.testing.assert_array_equal(a, make().score(t, seed=1))
     perm = np.random.default_rng(0).permutation(t.n_rows)
@@ -172,3 +172,12 @@ def test_docs_example_runs_and_recipe_lines_parse() -> None:
     for comp in recipe.selectors:
         build(SELECTORS, comp)
     assert [c.name for c in recipe.scorers] == ["prototypicality", "fuse"]
+
+
+def test_params_rebuild_an_equal_instance() -> None:
+    from thresher.select.odis import ODiS
+
+    f = Fuse(columns=["score.margin"], method="rank", orientations=[False])
+    assert Fuse(**f.get_params()).score(_table()).tolist() == f.score(_table()).tolist()
+    o = ODiS(by=["score.margin", "score.knn_distance"], orientations=[True, True])
+    assert ODiS(**o.get_params()).get_params() == o.get_params()

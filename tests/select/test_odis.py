@@ -57,7 +57,7 @@ def _reference(Z: np.ndarray, k: int, quotas: list[int]) -> list[int]:
 def test_selection_equals_plain_round_robin(k: int) -> None:
     V = _correlated(n=120, seed=3)
     t = Table(columns={f"score.c{j}": V[:, j] for j in range(4)})
-    sel = ODiS(by=[f"score.c{j}" for j in range(4)], higher_is_better=[True] * 4).select(t, Budget(n=k))
+    sel = ODiS(by=[f"score.c{j}" for j in range(4)], orientations=[True] * 4).select(t, Budget(n=k))
     quotas = [k // 4 + (1 if j < k % 4 else 0) for j in range(4)]  # equal shares, remainder to the first
     assert sel.row_ids.tolist() == _reference(_z(V), k, quotas)
 
@@ -68,7 +68,7 @@ def test_each_component_contributes_its_own_top_rows() -> None:
     V[0] = [8.0, 8.0]  # best on the sum direction
     V[1] = [8.0, -8.0]  # best on the contrast direction
     t = Table(columns={"score.a": V[:, 0], "score.b": V[:, 1]})
-    sel = ODiS(by=["score.a", "score.b"], higher_is_better=[True, True]).select(t, Budget(n=2))
+    sel = ODiS(by=["score.a", "score.b"], orientations=[True, True]).select(t, Budget(n=2))
     assert sorted(sel.row_ids.tolist()) == [0, 1]
     top_sum = np.argsort(-(V[:, 0] + V[:, 1]))[:2]  # a plain sum ranking keeps row 0 and misses row 1
     assert 1 not in top_sum.tolist()
@@ -78,7 +78,7 @@ def test_variance_share_gives_the_first_component_more() -> None:
     Z = _correlated(n=400, seed=1)
     t = Table(columns={f"score.c{j}": Z[:, j] for j in range(4)})
     by = [f"score.c{j}" for j in range(4)]
-    sel = ODiS(by=by, higher_is_better=[True] * 4, share="variance").select(t, Budget(n=100))
+    sel = ODiS(by=by, orientations=[True] * 4, share="variance").select(t, Budget(n=100))
     dec = decorrelate(_z(Z))
     first = set(np.argsort(-dec.components[:, 0], kind="stable")[:30].tolist())
     assert first <= set(sel.row_ids.tolist())  # its quota (about 100 x its variance share) exceeds 30
@@ -88,9 +88,9 @@ def test_variance_share_gives_the_first_component_more() -> None:
 def test_errors() -> None:
     t = Table(columns={"score.a": np.arange(5.0), "score.b": np.arange(5.0)[::-1]})
     with pytest.raises(InvalidParameterError, match="`columns` of ODiS must be at least 1 distinct"):
-        ODiS(by=["score.a", "score.a"], higher_is_better=[True, True]).select(t, Budget(n=2))
+        ODiS(by=["score.a", "score.a"], orientations=[True, True]).select(t, Budget(n=2))
     with pytest.raises(InvalidParameterError, match="`share` of ODiS"):
-        ODiS(by=["score.a", "score.b"], higher_is_better=[True, True], share="max").select(t, Budget(n=2))
+        ODiS(by=["score.a", "score.b"], orientations=[True, True], share="max").select(t, Budget(n=2))
 
 
 def test_one_column_is_top_k_of_it() -> None:

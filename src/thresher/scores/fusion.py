@@ -156,8 +156,9 @@ class Fuse(BaseScorer):
     method
         ``"zscore"``, ``"rank"`` (Borda; ``"borda"`` is the same) or ``"learned"``
         (Meta-rater; needs ``embeddings`` and ``label``).
-    higher_is_better
-        One boolean per column; ``None`` looks each up in the scorer registry by name.
+    orientations
+        ``higher_is_better`` of each column (one boolean per column); ``None`` looks each up
+        in the scorer registry by name.
     n_proxies
         Proxy models trained for ``"learned"`` (more than ``len(columns) + 1``).
     proxy_fraction
@@ -192,7 +193,7 @@ class Fuse(BaseScorer):
         self,
         columns: Sequence[str] = (),
         method: str = "zscore",
-        higher_is_better: Sequence[bool] | None = None,
+        orientations: Sequence[bool] | None = None,
         n_proxies: int = 30,
         proxy_fraction: float = 0.3,
         val_fraction: float = 0.25,
@@ -201,8 +202,8 @@ class Fuse(BaseScorer):
     ) -> None:
         self.columns = tuple(columns) if not isinstance(columns, str) else (columns,)
         self.method = method
-        # stored under another name: the class attribute ``higher_is_better`` is the fused column's
-        self.orientations = None if higher_is_better is None else tuple(higher_is_better)
+        # not called ``higher_is_better``: that class attribute is the fused column's orientation
+        self.orientations = None if orientations is None else tuple(orientations)
         self.n_proxies = n_proxies
         self.proxy_fraction = proxy_fraction
         self.val_fraction = val_fraction

@@ -79,8 +79,9 @@ class ODiS(BaseSelector):
     ----------
     by
         The ``score.`` columns (with one column, ODiS is top-k of it).
-    higher_is_better
-        One boolean per column; ``None`` looks each up in the scorer registry.
+    orientations
+        ``higher_is_better`` of each column (one boolean per column); ``None`` looks each up
+        in the scorer registry.
     n_components
         Components used (``None``: all, i.e. ``len(by)``).
     share
@@ -90,7 +91,7 @@ class ODiS(BaseSelector):
     --------
     >>> t = Table(columns={"score.a": np.array([3.0, 2.0, 1.0, 0.0, 1.5, 0.5]),
     ...                    "score.b": np.array([0.0, 1.0, 3.0, 2.0, 1.5, 0.5])})
-    >>> sel = ODiS(by=["score.a", "score.b"], higher_is_better=[True, True]).select(t, Budget(n=2))
+    >>> sel = ODiS(by=["score.a", "score.b"], orientations=[True, True]).select(t, Budget(n=2))
     >>> sel.row_ids.tolist()  # a, b anti-correlated: the top of a - b (row 0), then of a + b (row 2)
     [0, 2]
     """
@@ -100,12 +101,12 @@ class ODiS(BaseSelector):
     def __init__(
         self,
         by: Sequence[str] = (),
-        higher_is_better: Sequence[bool] | None = None,
+        orientations: Sequence[bool] | None = None,
         n_components: int | None = None,
         share: str = "equal",
     ) -> None:
         self.by = tuple(by) if not isinstance(by, str) else (by,)
-        self.higher_is_better = None if higher_is_better is None else tuple(higher_is_better)
+        self.orientations = None if orientations is None else tuple(orientations)
         self.n_components = n_components
         self.share = share
 
@@ -117,7 +118,7 @@ class ODiS(BaseSelector):
         check_choice(self.share, "share", owner, ("equal", "variance"))
         if self.n_components is not None:
             check_int(self.n_components, "n_components", owner, low=1)
-        Z = standardise(oriented_scores(table, self.by, self.higher_is_better, owner))
+        Z = standardise(oriented_scores(table, self.by, self.orientations, owner))
         dec = decorrelate(Z, self.n_components)
         p = dec.components.shape[1]
         n = table.n_rows
@@ -146,7 +147,7 @@ class ODiS(BaseSelector):
 
     @classmethod
     def make_example(cls) -> ODiS:
-        return cls(by=("score.margin", "score.knn_distance", "score.example"), higher_is_better=(True, False, True))
+        return cls(by=("score.margin", "score.knn_distance", "score.example"), orientations=(True, False, True))
 
     @classmethod
     def conformance_table(cls) -> Table:

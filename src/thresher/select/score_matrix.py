@@ -23,8 +23,8 @@ from thresher.errors import InvalidParameterError, NonFiniteError
 __all__ = ["orientations_for", "oriented_scores", "standardise", "example_score_table"]
 
 
-def orientations_for(columns: Sequence[str], higher_is_better: Sequence[bool] | None, owner: str) -> tuple[bool, ...]:
-    """Return ``higher_is_better`` per column, from the argument or the scorer registry.
+def orientations_for(columns: Sequence[str], orientations: Sequence[bool] | None, owner: str) -> tuple[bool, ...]:
+    """Return ``higher_is_better`` per column, from ``orientations`` or the scorer registry.
 
     Examples
     --------
@@ -34,17 +34,17 @@ def orientations_for(columns: Sequence[str], higher_is_better: Sequence[bool] | 
     from thresher._registry import SCORERS
 
     cols = list(columns)
-    if higher_is_better is not None:
-        hib = list(higher_is_better)
+    if orientations is not None:
+        hib = list(orientations)
         if len(hib) != len(cols) or not all(isinstance(h, (bool, np.bool_)) for h in hib):
-            raise fail("higher_is_better", owner, f"a list of {len(cols)} booleans (one per column)", higher_is_better)
+            raise fail("orientations", owner, f"a list of {len(cols)} booleans (one per column)", orientations)
         return tuple(bool(h) for h in hib)
     out = []
     for c in cols:
         name = c[len("score.") :] if c.startswith("score.") else c
         if name not in SCORERS:
             raise InvalidParameterError(
-                f"`higher_is_better` of {owner} must be given for column {c!r}: no registered scorer is named "
+                f"`orientations` of {owner} must be given for column {c!r}: no registered scorer is named "
                 f"{name!r}; got None."
             )
         out.append(bool(SCORERS.get(name).higher_is_better))
@@ -65,7 +65,7 @@ def standardise(V: np.ndarray) -> np.ndarray:
 
 
 def oriented_scores(
-    table: Table, columns: Sequence[str], higher_is_better: Sequence[bool] | None, owner: str, *, min_columns: int = 1
+    table: Table, columns: Sequence[str], orientations: Sequence[bool] | None, owner: str, *, min_columns: int = 1
 ) -> np.ndarray:
     """Return the (n_rows, n_columns) matrix of the columns, each oriented so larger is better (not scaled).
 
@@ -78,7 +78,7 @@ def oriented_scores(
     cols = list(columns) if not isinstance(columns, str) else [columns]
     if len(cols) < min_columns or len(set(cols)) != len(cols):
         raise fail("columns", owner, f"at least {min_columns} distinct score column names", columns)
-    hib = orientations_for(cols, higher_is_better, owner)
+    hib = orientations_for(cols, orientations, owner)
     table.require(cols, owner)
     V = np.column_stack([np.asarray(table.column(c), dtype=np.float64) for c in cols])
     bad = ~np.isfinite(V)
