@@ -44,6 +44,8 @@ __all__ = [
     "CounterfactualResult",
     "torch_margin_trainer",
     "margins",
+    "write_attribution_checks",
+    "read_attribution_checks",
 ]
 
 TrainFn = Callable[[np.ndarray, int], np.ndarray]
@@ -239,3 +241,31 @@ def torch_margin_trainer(
         return margins(predict_logits(net, Xt), yt)
 
     return fn
+
+
+def write_attribution_checks(
+    run_dir: Any, method: str, *, lds_result: LDSResult | None = None, counterfactual: CounterfactualResult | None = None,
+) -> None:
+    """Record a method's LDS and counterfactual results in ``<run>/attribution/checks.json`` (atomic, merged).
+
+    The attribution report section reads this file.
+    """
+    path = Path(getattr(run_dir, "path", run_dir)) / "attribution" / "checks.json"
+    checks = read_attribution_checks(run_dir)
+    entry = dict(checks.get(method, {}))
+    if lds_result is not None:
+        entry["lds"] = {"value": lds_result.value, "std_error": lds_result.std_error, "n_subsets": lds_result.n_subsets,
+                        "alpha": lds_result.alpha, "n_test": int(len(lds_result.per_test)), **lds_result.params}
+    if counterfactual is not None:
+        c = counterfactual
+        entry["counterfactual"] = {"k": c.k, "n_rows": int(len(c.test_rows)), "mean_difference": c.mean_difference,
+                                   "ci_low": c.ci_low, "ci_high": c.ci_high, "mean_drop_top": float(c.drop_top.mean()),
+                                   "mean_drop_random": float(c.drop_random.mean())}
+    checks[method] = entry
+    write_json(path, checks)
+
+
+def read_attribution_checks(run_dir: Any) -> dict[str, Any]:
+    """Return the stored attribution checks of a run (``{}`` when there are none)."""
+    path = Path(getattr(run_dir, "path", run_dir)) / "attribution" / "checks.json"
+    return dict(json.loads(path.read_text())) if path.exists() else {}
