@@ -196,6 +196,14 @@ def counterfactual_check(
     the differences are paired. ``base`` (the full-data outputs) and ``random_drops``
     (from a previous call with the same ``seed``) can be passed to reuse retrainings
     across methods. The interval is a t interval over test rows of ``drop_top - drop_random``.
+
+    Examples
+    --------
+    >>> contrib = np.random.default_rng(0).normal(size=(30, 2))      # an additive "model"
+    >>> fn = lambda idx, seed: contrib[idx].sum(axis=0)
+    >>> res = counterfactual_check(contrib, fn, 30, [0, 1], k=3)
+    >>> bool(np.allclose(res.drop_top, np.sort(contrib, axis=0)[-3:].sum(axis=0)))
+    True
     """
     owner = "counterfactual_check"
     check_int(k, "k", owner, low=1, high=n_train - 1)
@@ -229,6 +237,15 @@ def torch_margin_trainer(
 
     ``train_kwargs`` go to :func:`thresher.evaluate.torch_models.train_classifier`
     (``model``, ``epochs``, ``lr``, ``hidden``, ``threads``...).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> fn = torch_margin_trainer(X, y, X[:4], y[:4], epochs=2, hidden=8)
+    >>> out = fn(np.arange(30), 0)
+    >>> out.shape, bool(np.array_equal(out, fn(np.arange(30), 0)))
+    ((4,), True)
     """
     from thresher.evaluate.torch_models import predict_logits, train_classifier
 
@@ -249,6 +266,15 @@ def write_attribution_checks(
     """Record a method's LDS and counterfactual results in ``<run>/attribution/checks.json`` (atomic, merged).
 
     The attribution report section reads this file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> sub = SubsetOutputs(np.eye(3, dtype=bool), np.eye(3), 0.3, 0, np.arange(3))
+    >>> write_attribution_checks(d, "identity", lds_result=lds(np.eye(3), sub))
+    >>> round(read_attribution_checks(d)["identity"]["lds"]["value"], 3)
+    1.0
     """
     path = Path(getattr(run_dir, "path", run_dir)) / "attribution" / "checks.json"
     checks = read_attribution_checks(run_dir)
