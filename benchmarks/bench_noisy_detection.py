@@ -91,7 +91,7 @@ def main() -> None:
           f"{flipped.sum()} labels flipped ({flipped.mean():.1%}); clean validation n={a.n_valid}")
     print(f"cleanlab {cleanlab.__version__}, scikit-learn {sklearn.__version__}")
     t0 = time.perf_counter()
-    P, _ = out_of_fold_probs(Table(columns={"label": y}, matrices={"embeddings": X}), n_splits=5, seed=a.seed)
+    P, _ = out_of_fold_probs(Table(columns={"label": y}, matrices={"embeddings": X}), "logreg", n_splits=5, seed=a.seed)
     print(f"out-of-fold probabilities (5-fold scaled logistic regression): {time.perf_counter() - t0:.1f} s, "
           f"OOF accuracy vs given labels {np.mean(P.argmax(1) == y):.3f}")
     self_conf = P[np.arange(a.n), y]
