@@ -132,7 +132,13 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    from thresher.evaluate.lds import counterfactual_check, lds, retrain_subsets, torch_margin_trainer
+    from thresher.evaluate.lds import (
+        counterfactual_check,
+        lds,
+        retrain_subsets,
+        torch_margin_trainer,
+        write_attribution_checks,
+    )
     from thresher.scores.attribution import grad_similarity_attribution, tracin_attribution
     from thresher.scores.influence_matrix import influence_attribution
     from thresher.scores.trak import trak_attribution
@@ -190,6 +196,7 @@ def main() -> None:
         r = lds(A, subsets)
         cf = counterfactual_check(A, fn, a.n_train, rows, k=a.cf_k, seed=a.seed, base=full, random_drops=rand)
         rand = cf.drop_random
+        write_attribution_checks(run, name, lds_result=r, counterfactual=cf)  # for `thresher report`
         print(f"{name:34s} {r.value:7.3f} {r.std_error:6.3f} {sec:7.1f}s   {cf.mean_difference:+.3f} "
               f"[{cf.ci_low:+.3f}, {cf.ci_high:+.3f}]  (mean drop top {cf.drop_top.mean():+.3f}, "
               f"random {cf.drop_random.mean():+.3f})")

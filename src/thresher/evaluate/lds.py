@@ -44,6 +44,8 @@ __all__ = [
     "CounterfactualResult",
     "torch_margin_trainer",
     "margins",
+    "write_attribution_checks",
+    "read_attribution_checks",
 ]
 
 TrainFn = Callable[[np.ndarray, int], np.ndarray]
@@ -194,6 +196,14 @@ def counterfactual_check(
     the differences are paired. ``base`` (the full-data outputs) and ``random_drops``
     (from a previous call with the same ``seed``) can be passed to reuse retrainings
     across methods. The interval is a t interval over test rows of ``drop_top - drop_random``.
+
+    Examples
+    --------
+    >>> contrib = np.random.default_rng(0).normal(size=(30, 2))      # an additive "model"
+    >>> fn = lambda idx, seed: contrib[idx].sum(axis=0)
+    >>> res = counterfactual_check(contrib, fn, 30, [0, 1], k=3)
+    >>> bool(np.allclose(res.drop_top, np.sort(contrib, axis=0)[-3:].sum(axis=0)))
+    True
     """
     owner = "counterfactual_check"
     check_int(k, "k", owner, low=1, high=n_train - 1)
@@ -227,6 +237,15 @@ def torch_margin_trainer(
 
     ``train_kwargs`` go to :func:`thresher.evaluate.torch_models.train_classifier`
     (``model``, ``epochs``, ``lr``, ``hidden``, ``threads``...).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> fn = torch_margin_trainer(X, y, X[:4], y[:4], epochs=2, hidden=8)
+    >>> out = fn(np.arange(30), 0)
+    >>> out.shape, bool(np.array_equal(out, fn(np.arange(30), 0)))
+    ((4,), True)
     """
     from thresher.evaluate.torch_models import predict_logits, train_classifier
 
@@ -239,3 +258,40 @@ def torch_margin_trainer(
         return margins(predict_logits(net, Xt), yt)
 
     return fn
+
+
+def write_attribution_checks(
+    run_dir: Any, method: str, *, lds_result: LDSResult | None = None, counterfactual: CounterfactualResult | None = None,
+) -> None:
+    """Record a method's LDS and counterfactual results in ``<run>/attribution/checks.json`` (atomic, merged).
+
+    The attribution report section reads this file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> sub = SubsetOutputs(np.eye(3, dtype=bool), np.eye(3), 0.3, 0, np.arange(3))
+    >>> write_attribution_checks(d, "identity", lds_result=lds(np.eye(3), sub))
+    >>> round(read_attribution_checks(d)["identity"]["lds"]["value"], 3)
+    1.0
+    """
+    path = Path(getattr(run_dir, "path", run_dir)) / "attribution" / "checks.json"
+    checks = read_attribution_checks(run_dir)
+    entry = dict(checks.get(method, {}))
+    if lds_result is not None:
+        entry["lds"] = {"value": lds_result.value, "std_error": lds_result.std_error, "n_subsets": lds_result.n_subsets,
+                        "alpha": lds_result.alpha, "n_test": int(len(lds_result.per_test)), **lds_result.params}
+    if counterfactual is not None:
+        c = counterfactual
+        entry["counterfactual"] = {"k": c.k, "n_rows": int(len(c.test_rows)), "mean_difference": c.mean_difference,
+                                   "ci_low": c.ci_low, "ci_high": c.ci_high, "mean_drop_top": float(c.drop_top.mean()),
+                                   "mean_drop_random": float(c.drop_random.mean())}
+    checks[method] = entry
+    write_json(path, checks)
+
+
+def read_attribution_checks(run_dir: Any) -> dict[str, Any]:
+    """Return the stored attribution checks of a run (``{}`` when there are none)."""
+    path = Path(getattr(run_dir, "path", run_dir)) / "attribution" / "checks.json"
+    return dict(json.loads(path.read_text())) if path.exists() else {}

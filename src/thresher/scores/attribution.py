@@ -186,7 +186,16 @@ def attribution_matrix(
 
 
 def load_attribution(path: str | os.PathLike[str]) -> AttributionMatrix:
-    """Open a stored attribution matrix (its ``.npy`` file and ``.json`` sidecar) without reading it."""
+    """Open a stored attribution matrix (its ``.npy`` file and ``.json`` sidecar) without reading it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.npy"
+    >>> _ = attribution_matrix(lambda r: np.eye(2)[r], 2, np.eye(2), method="dot", path=p)
+    >>> load_attribution(p).to_numpy().tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
     p = Path(path)
     info = json.loads(p.with_suffix(p.suffix + ".json").read_text())
     return AttributionMatrix(tuple(info["shape"]), info["method"], info["params"], p, None)  # type: ignore[arg-type]
@@ -207,6 +216,14 @@ def projected_features(
     ``normalize`` scales each checkpoint's block to unit length (for cosines). The same
     projection (``seed``) is used for every checkpoint and every call, so train and test
     features are comparable.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 2)
+    >>> F = projected_features([net, net], np.ones((4, 3)), np.array([0, 1, 0, 1]), dim=5, seed=0, normalize=True)
+    >>> F.shape, bool(np.allclose(np.linalg.norm(F[:, :5], axis=1), 1.0))
+    ((4, 10), True)
     """
     from thresher.signals.gradients import projected_gradients
 
@@ -266,6 +283,16 @@ def adam_moments(optimizer: Any, model: Any, *, last_layer: bool = False) -> tup
 
     The order is that of :func:`thresher.signals.gradients.parameter_names`, the order of
     per-example gradient columns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 1, bias=False)
+    >>> opt = torch.optim.Adam(net.parameters())
+    >>> net(torch.ones(1, 2)).sum().backward(); opt.step()
+    >>> m, v = adam_moments(opt, net)
+    >>> m.round(3).tolist(), v.round(4).tolist()     # (1 - b1) g and (1 - b2) g^2 after one step, g = 1
+    ([0.1, 0.1], [0.001, 0.001])
     """
     from thresher.signals.gradients import parameter_names
 
@@ -341,6 +368,15 @@ def grad_similarity_attribution(
     ``v' = b2 v + (1 - b2) g^2`` formed from the full per-example gradient (memory: a
     batch of full gradients and an (n_params, dim) projection). Test rows keep plain
     gradients, as in LESS. :meth:`AttributionMatrix.group_max` gives LESS's score.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 2)
+    >>> X, y = np.random.default_rng(0).normal(size=(5, 3)), np.arange(5) % 2
+    >>> A = grad_similarity_attribution([net], X, y, X[:2], y[:2], dim=16).to_numpy()
+    >>> A.shape, bool(np.allclose(A[[0, 1], [0, 1]], 1.0, atol=1e-5))
+    ((5, 2), True)
     """
     owner = "grad_similarity_attribution"
     s = _seed(seed)
