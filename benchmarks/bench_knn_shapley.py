@@ -38,6 +38,19 @@ def load(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     return Xtr, np.asarray(train.labels)[tr], Xte, np.asarray(test.labels)[te]
 
 
+def _stop_joblib_workers() -> None:
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) plus its reaped child processes."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_pydvl(Xtr, ytr, Xte, yte, k: int, n_jobs: int) -> tuple[np.ndarray, float]:
     warnings.filterwarnings("ignore", category=FutureWarning)
     from joblib import parallel_config
@@ -51,6 +64,7 @@ def run_pydvl(Xtr, ytr, Xte, yte, k: int, n_jobs: int) -> tuple[np.ndarray, floa
     with parallel_config(n_jobs=n_jobs):
         valuation.fit(train)
     elapsed = time.perf_counter() - t0
+    _stop_joblib_workers()  # so their CPU time is counted (RUSAGE_CHILDREN counts reaped children)
     res = valuation.result
     values = np.empty(len(ytr))
     values[np.asarray(res.indices)] = res.values
@@ -105,15 +119,22 @@ def main() -> None:
     # warm-ups, untimed: pyDVL's joblib workers start, thresher's imports and thread pool
     run_pydvl(Xtr[:200], ytr[:200], Xte[:20], yte[:20], a.k, a.n_jobs)
     run_thresher(Xtr[:200], ytr[:200], Xte[:20], yte[:20], a.k, a.batch_size, None)
-    t_dvl, t_par, t_ser = [], [], []
+    t_dvl, t_par, t_ser, r_par, c_dvl, c_par = [], [], [], [], [], []
     for r in range(a.rounds):  # alternating, so load changes hit both alike
+        c0 = cpu_seconds()
         v_dvl, t1 = run_pydvl(Xtr, ytr, Xte, yte, a.k, a.n_jobs)
+        c1 = cpu_seconds()
         v_par, t2 = run_thresher(Xtr, ytr, Xte, yte, a.k, a.batch_size, None)
+        c2 = cpu_seconds()
         v_ser, t3 = run_thresher(Xtr, ytr, Xte, yte, a.k, a.batch_size, LocalExecutor())
-        t_dvl.append(t1), t_par.append(t2), t_ser.append(t3)
-        print(f"  round {r}: pyDVL {t1:.2f} s, thresher (thread pool) {t2:.2f} s, thresher (serial) {t3:.2f} s; "
-              f"load {load_avg()}", flush=True)
+        t_dvl.append(t1), t_par.append(t2), t_ser.append(t3), r_par.append(t1 / t2)
+        c_dvl.append(c1 - c0), c_par.append(c2 - c1)
+        print(f"  round {r}: pyDVL {t1:.2f} s ({c1 - c0:.1f} CPU s), thresher thread pool {t2:.2f} s "
+              f"({c2 - c1:.1f} CPU s), thresher serial {t3:.2f} s; ratio {t1 / t2:.1f}x; load {load_avg()}", flush=True)
     md, mp, ms = (statistics.median(t) for t in (t_dvl, t_par, t_ser))
+    print(f"median of the per-round wall-time ratios {statistics.median(r_par):.1f}x; CPU seconds: pyDVL "
+          f"{statistics.median(c_dvl):.1f}, thresher {statistics.median(c_par):.1f} "
+          f"({statistics.median(c_dvl) / statistics.median(c_par):.1f}x less CPU)")
     diff = np.abs(v_par - v_dvl)
     print(f"medians of {a.rounds}: pyDVL {md:.2f} s; thresher thread pool {mp:.2f} s ({md / mp:.1f}x); "
           f"thresher serial {ms:.2f} s ({md / ms:.1f}x)")
