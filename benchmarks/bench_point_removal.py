@@ -83,7 +83,7 @@ def main() -> None:
         return float(model.fit(X[keep], y[keep]).score(Xt, yt))
 
     t0 = time.perf_counter()
-    P, _ = out_of_fold_probs(Table(columns={"label": y}, matrices={"embeddings": X}), n_splits=5, seed=a.seed)
+    P, _ = out_of_fold_probs(Table(columns={"label": y}, matrices={"embeddings": X}), "logreg", n_splits=5, seed=a.seed)
     values = {
         "self-confidence": P[np.arange(a.n), y],
         "label quality (CL margin)": find_label_issues(y, P).margin,

@@ -88,7 +88,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     train, test = build_tables(args.n_train, args.n_test, args.dim)
-    P, _ = out_of_fold_probs(train, n_splits=5, seed=0)
+    P, _ = out_of_fold_probs(train, "logreg", n_splits=5, seed=0)
     train = train.with_matrix("probs", P)
     train = train.with_column("score.entropy", Entropy().score(train))
     print(

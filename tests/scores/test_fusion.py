@@ -31,6 +31,7 @@ def test_borda_equals_a_hand_computation() -> None:
     got = Fuse(columns=["score.margin", "score.knn_distance"], method="rank").score(_table())
     np.testing.assert_allclose(got, expected, atol=1e-12)
     np.testing.assert_allclose(borda(np.array([[0.2, -1.0], [0.9, -4.0], [0.5, -2.0], [0.5, -3.0]])), expected)
+    np.testing.assert_allclose(Fuse(columns=["score.margin", "score.knn_distance"], method="borda").score(_table()), expected)
 
 
 def test_zscore_mean_equals_scipy_on_oriented_columns() -> None:
@@ -136,6 +137,7 @@ def test_recipe_scorers_see_earlier_columns_and_fusion_weights_reach_the_manifes
     run = RunDir(tmp_path / "run")
     run.open(train, {"test": True})
     comps = [
+        Component("margin"),  # needs the probs signal: computed, and its model choice lands in the manifest
         Component("prototypicality", {"n_clusters": 10}),
         Component("knn_distance"),
         Component("fuse", {"columns": ["score.prototypicality", "score.knn_distance"], "method": "rank"}),
@@ -146,3 +148,27 @@ def test_recipe_scorers_see_earlier_columns_and_fusion_weights_reach_the_manifes
     step = run.read_manifest()["steps"]["score:score.fuse"]
     assert step["weights"] == {"score.prototypicality": 0.5, "score.knn_distance": 0.5}
     assert step["higher_is_better"] == [True, False]
+    oof = run.read_manifest()["steps"]["signal:probs"]
+    assert oof["oof_model"] == oof["oof_choice"]["name"] and set(oof["oof_choice"]["log_loss"]) == {"logreg", "extra_trees", "knn"}
+
+
+def test_docs_example_runs_and_recipe_lines_parse() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from thresher.pipeline import Recipe, build
+    from thresher._registry import SCORERS, SELECTORS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "fusion.md").read_text()
+    code = re.search(r"```python\nimport thresher(.*?)```", text, re.S).group(0)[len("```python\n") : -3]
+    ns: dict = {}
+    exec(compile(code, "docs/fusion.md", "exec"), ns)
+    assert len(ns["sel"]) == len(ns["odis"]) == round(0.1 * ns["train"].n_rows)
+    toml = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
+    recipe = Recipe.from_dict({"data": {"dataset": "digits"}, **tomllib.loads(toml)})
+    for comp in recipe.scorers:
+        build(SCORERS, comp)
+    for comp in recipe.selectors:
+        build(SELECTORS, comp)
+    assert [c.name for c in recipe.scorers] == ["prototypicality", "fuse"]

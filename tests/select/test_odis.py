@@ -87,7 +87,15 @@ def test_variance_share_gives_the_first_component_more() -> None:
 
 def test_errors() -> None:
     t = Table(columns={"score.a": np.arange(5.0), "score.b": np.arange(5.0)[::-1]})
-    with pytest.raises(InvalidParameterError, match="`columns` of ODiS must be at least 2"):
-        ODiS(by=["score.a"], higher_is_better=[True]).select(t, Budget(n=2))
+    with pytest.raises(InvalidParameterError, match="`columns` of ODiS must be at least 1 distinct"):
+        ODiS(by=["score.a", "score.a"], higher_is_better=[True, True]).select(t, Budget(n=2))
     with pytest.raises(InvalidParameterError, match="`share` of ODiS"):
         ODiS(by=["score.a", "score.b"], higher_is_better=[True, True], share="max").select(t, Budget(n=2))
+
+
+def test_one_column_is_top_k_of_it() -> None:
+    v = np.random.default_rng(2).normal(size=30)
+    t = Table(columns={"score.margin": v, "score.knn_distance": v})
+    assert ODiS(by=["score.margin"]).select(t, Budget(n=5)).row_ids.tolist() == np.argsort(-v)[:5].tolist()
+    # knn_distance is lower-is-better (registry), so its single component keeps the smallest values
+    assert ODiS(by=["score.knn_distance"]).select(t, Budget(n=5)).row_ids.tolist() == np.argsort(v)[:5].tolist()

@@ -133,7 +133,7 @@ def score(
     rd, table = data_run(
         run, data, command="score", legacy_default="digits", label_column=label_column, id_column=id_column,
         group_column=group_column, embedding_columns=embedding_columns, split_column=split_column,
-        standardize=standardize, test_data=test_data,
+        standardize=standardize, test_data=test_data, force=force,
     )  # fmt: skip
     comps = [Component(s, params[s]) for s in scorer]
     if not force:
@@ -168,6 +168,7 @@ def select(
     from thresher.pipeline import Component, build
     from thresher.select.base import Budget
     from thresher.store.atomic import atomic_path
+    from thresher.store.keys import component_key
     from thresher.store.rundir import RunDir, selection_key
 
     if selector_old is not None:
@@ -193,8 +194,11 @@ def select(
     frames = []
     with threads_context(threads):
         for key, budget, s in keys:
-            sel = rd.read_selection(key) if rd.has_selection(key) and not force else obj.select(table, budget, seed=s)
-            rd.write_selection(key, sel)
+            rkey, prov = component_key("selection", obj, selector, seed=s, table=table, budget=budget.to_dict())
+            reuse = rd.has_selection(key, rkey) and not force  # stored under the same key: same selector, params, rows
+            sel = rd.read_selection(key) if reuse else obj.select(table, budget, seed=s)
+            if not reuse:
+                rd.write_selection(key, sel, key=rkey, provenance=prov)
             frames.append(sel.to_pandas().assign(selection=key) if len(keys) > 1 else sel.to_pandas())
             console.print(f"selected {len(sel)} of {table.n_rows} rows -> [bold]{rd.selection_path(key)}[/]")
     rd.mark_step(f"select/{name}", {"selector": selector, "seeds": seeds, "budgets": [b.to_dict() for b in budgets]})
@@ -223,6 +227,7 @@ def measure(
     from thresher._registry import METRICS
     from thresher.data.source import read_data
     from thresher.pipeline import Component, build
+    from thresher.store.keys import component_key, explicit_params, inputs_fingerprint, metric_slot, needs_of
     from thresher.store.rundir import RunDir
 
     own = params_for(param, targets_of(METRICS, [(metric, metric)]), "measure")[metric]
@@ -245,13 +250,17 @@ def measure(
                 )
         results = {}
         for key in keys or ["train"]:
-            store_key = f"{metric}/{key}"
-            if rd.has_metric(store_key) and not force:
+            store_key = metric_slot(metric, explicit_params(m), key)  # other parameters are stored beside
+            table = full if key == "train" else full.subset(rd.read_selection(key).row_ids)
+            extra: dict[str, Any] = {"reference": inputs_fingerprint(full, needs_of(m))} if needs_ref else {}
+            if key != "train":
+                extra["target_key"] = rd.selection_result_key(key)
+            rkey, prov = component_key("metric", m, metric, seed=seed, table=table, target=key, **extra)
+            if rd.has_metric(store_key, rkey) and not force:
                 results[key] = rd.read_metrics()[store_key]
                 continue
-            table = full if key == "train" else full.subset(rd.read_selection(key).row_ids)
             result = m.compute(table, reference=full if needs_ref else None, seed=seed)
-            rd.write_metric(store_key, result)
+            rd.write_metric(store_key, result, key=rkey, provenance=prov)
             results[key] = result.to_dict()
     rd.mark_step("metrics", {"seed": seed})
     console.print_json(data=results[keys[0]] if len(results) == 1 and keys else results.get("train", results))
@@ -264,7 +273,9 @@ app.command("evaluate")(evaluate_cmd)
 def report(run: Optional[Path] = RunOpt) -> None:
     """Write the HTML report of a run directory (from stored artifacts only)."""
     from thresher.report.html import write_report
+    from thresher.store.rundir import RunDir
 
+    RunDir(run_dir(run)).require_existing("--run")  # a wrong path fails; no directory or empty report is made
     path = write_report(run_dir(run))
     console.print(f"report: [bold]{path.resolve()}[/]")
 

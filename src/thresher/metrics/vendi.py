@@ -42,6 +42,7 @@ Kernels live in :mod:`thresher.metrics.kernels`, row sources in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,9 +69,14 @@ __all__ = [
 ]
 
 _ROUTES = ("auto", "exact", "covariance", "streaming", "nystrom", "rff")
-_EXACT_MAX_N = 2000
+_EXACT_MAX_N = 5000  # `auto` takes the exact route for non-linear kernels up to here
 _EXACT_HARD_MAX_N = 20_000
 _GRAM_BLOCK = 4096  # rows per block of the covariance Gram
+TOLERANCE = 0.05  # default relative error an approximate route must meet on its check
+_AUTO_RANKS = 3  # `auto` beyond _EXACT_MAX_N tries rank, 2 rank, 4 rank landmarks
+_CHECK_MAX = 4000  # rows of the check sample at most (an exact eigendecomposition)
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- spectra
@@ -106,7 +112,6 @@ def vendi_from_eigenvalues(eigenvalues: Any, q: float = 1.0, *, tol: float = 1e-
     return float(np.exp((m + np.log(np.sum(np.exp(log_s - m)))) / (1.0 - q)))
 
 
-
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class VendiResult:
@@ -120,13 +125,18 @@ class VendiResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-
 def _resolve_route(route: str, kernel: Kernel, n: int) -> str:
     if route != "auto":
         return route
     if kernel in ("linear", "cosine"):
         return "covariance"
     return "exact" if n <= _EXACT_MAX_N else "nystrom"
+
+
+def _check_rows(n: int, rank: int, check_size: int) -> int:
+    # the check must hold clearly more rows than landmarks/features, or the approximation
+    # is near exact on those rows and the check flatters it
+    return min(n, max(check_size, 2 * rank), max(check_size, _CHECK_MAX))
 
 
 def vendi(
@@ -138,6 +148,7 @@ def vendi(
     gamma: float | None = None,
     rank: int = 500,
     check_size: int = 1000,
+    tolerance: float = TOLERANCE,
     shard_size: int = 8192,
     executor: Executor | None = None,
     seed: Seed = None,
@@ -156,14 +167,21 @@ def vendi(
         ``k(A, B) -> (len(A), len(B))`` (exact and Nystrom routes).
     route
         ``"exact"``, ``"covariance"``, ``"streaming"``, ``"nystrom"``, ``"rff"`` or
-        ``"auto"`` (covariance for linear/cosine; exact up to 2,000 rows, else Nystrom).
+        ``"auto"``: covariance for linear/cosine kernels; for other kernels exact up to
+        5,000 rows, else Nystrom with ``rank``, ``2 rank``, ``4 rank`` landmarks, the first
+        that meets ``tolerance`` on the check.
     gamma
         RBF bandwidth in ``exp(-gamma |x - y|^2)``; default 1/d.
     rank
         Landmarks (Nystrom) or random features (RFF).
     check_size
         Rows of the random sample on which approximate routes are checked against the
-        exact kernel (0 to skip).
+        exact kernel (at least ``2 rank``, at most 4,000 unless larger; 0 skips the check,
+        with a warning).
+    tolerance
+        Relative error an approximate route must meet on its check; when it does not, a
+        warning is logged. ``details`` carries ``approx_error``, ``tolerance`` and
+        ``within_tolerance`` either way.
     shard_size
         Rows per shard on the streaming, Nystrom and RFF routes.
     executor
@@ -188,9 +206,12 @@ def vendi(
         raise fail("q", owner, "in [0, inf]", q)
     check_int(rank, "rank", owner, low=1)
     check_int(check_size, "check_size", owner, low=0)
+    if not (isinstance(tolerance, (int, float)) and not isinstance(tolerance, bool) and tolerance > 0):
+        raise fail("tolerance", owner, "a relative error > 0", tolerance)
     check_int(shard_size, "shard_size", owner, low=1)
     if gamma is not None and not float(gamma) > 0:
         raise fail("gamma", owner, "a positive number or None", gamma)
+    adaptive = route == "auto"  # only reaches the approximate branch for a non-linear kernel beyond 5,000 rows
     route = _resolve_route(route, kernel, n)
     warn_if_unscaled(X, "vendi")
     rng = as_generator(seed)
@@ -212,18 +233,60 @@ def vendi(
     else:
         if route == "rff" and kernel != "rbf":
             raise fail("kernel", owner, "'rbf' on the rff route", kernel)
-        fmap, extra = approx_feature_map(X, n, d, route, kernel, gamma, rank, rng, owner)
+        fmap, extra, check = _approximate(X, n, d, route, kernel, gamma, rank, qf, check_size, tolerance, adaptive, rng, owner)
         details.update(extra)
         G, diag_sum = feature_gram(X, fmap, n, owner, executor, shard_size)
         lam = gram_spectrum(G)
         if route == "nystrom":
             details["missing_kernel_mass"] = float(max(0.0, 1.0 - diag_sum / n)) if kernel == "rbf" else None
-        if check_size > 0:
-            details.update(_check_against_exact(X, n, fmap, kernel, gamma, qf, min(check_size, n), rng, owner))
+        details.update(check)
+        _report(route, details, n)
     lam = lam / lam.sum() if lam.sum() > 0 else lam
     value = vendi_from_eigenvalues(lam, qf)
     return VendiResult(value, qf, route, n, lam, details)
 
+
+def _approximate(
+    X: Any, n: int, d: int, route: str, kernel: Kernel, gamma: float | None, rank: int, q: float, check_size: int,
+    tolerance: float, adaptive: bool, rng: np.random.Generator, owner: str,
+) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any], dict[str, Any]]:
+    """Return the feature map, its facts and its check; ``adaptive`` grows the rank until the check passes."""
+    order = rng.permutation(n)  # check rows: a prefix of one permutation, so checks of growing ranks nest
+    ranks = [rank * 2**i for i in range(_AUTO_RANKS)] if adaptive else [rank]
+    ranks = sorted({min(r, n) for r in ranks})
+    seed = int(rng.integers(2**63))  # the same landmarks (nested prefixes) for every rank tried
+    tried: list[dict[str, Any]] = []
+    for r in ranks:
+        fmap, extra = approx_feature_map(X, n, d, route, kernel, gamma, r, np.random.default_rng(seed), owner)
+        check: dict[str, Any] = {"tolerance": float(tolerance), "approx_error": None, "within_tolerance": None}
+        if check_size > 0:
+            m = _check_rows(n, r, check_size)
+            check.update(_check_against_exact(X, np.sort(order[:m]), fmap, kernel, gamma, q, owner))
+            check["within_tolerance"] = bool(check["approx_error"] <= tolerance)
+        tried.append({"rank": r, "approx_error": check["approx_error"]})
+        if check_size == 0 or check["within_tolerance"]:
+            break
+    if adaptive:
+        check["ranks_tried"] = tried
+    return fmap, {**extra, "rank": r}, check
+
+
+def _report(route: str, details: dict[str, Any], n: int) -> None:
+    """Warn when an approximate route missed its tolerance or was not checked (never silently)."""
+    err, tol = details.get("approx_error"), details["tolerance"]
+    if err is None:
+        log.warning(
+            "vendi: the %s route (rank %d, n = %d) ran without its check against the exact score "
+            "(check_size=0), so its error is unknown; the Nystrom estimate is biased low.",
+            route, details["rank"], n,
+        )
+    elif err > tol:
+        log.warning(
+            "vendi: the %s route (rank %d, n = %d) is off by %.1f%% against the exact score on a %d-row check "
+            "sample, above the tolerance of %.1f%%; the value is approximate (Nystrom: biased low). Use "
+            "route='exact' (n <= %d), a larger `rank`, or read details['approx_error'].",
+            route, details["rank"], n, 100 * err, details["check_n"], 100 * tol, _EXACT_HARD_MAX_N,
+        )
 
 
 def _linear_gram(X: Any, start: int, stop: int, cosine: bool, owner: str) -> np.ndarray:
@@ -263,16 +326,14 @@ def _streamed_gram(X: Any, n: int, cosine: bool, owner: str, executor: Executor 
 
 def _check_against_exact(
     X: Any,
-    n: int,
+    idx: np.ndarray,
     fmap: Callable[[np.ndarray], np.ndarray],
     kernel: Kernel,
     gamma: float | None,
     q: float,
-    m: int,
-    rng: np.random.Generator,
     owner: str,
 ) -> dict[str, Any]:
-    idx = np.sort(rng.choice(n, size=m, replace=False))
+    m = len(idx)
     S = take_rows(X, idx, owner)
     F = fmap(S)
     approx = vendi_from_eigenvalues(gram_spectrum(F.T @ F), q)
@@ -311,8 +372,7 @@ def vendi_score(
     >>> vendi_score(np.ones((5, 3))), round(vendi_score(np.eye(4)), 10)
     (1.0, 4.0)
     """
-    return vendi(X, q, kernel=kernel, route=route, gamma=gamma, rank=rank, executor=executor, seed=seed, check_size=0).value
-
+    return vendi(X, q, kernel=kernel, route=route, gamma=gamma, rank=rank, executor=executor, seed=seed).value
 
 
 # --------------------------------------------------------------------------- registered metrics
@@ -339,6 +399,7 @@ class Vendi(BaseMetric):
         gamma: float | None = None,
         rank: int = 500,
         check_size: int = 1000,
+        tolerance: float = TOLERANCE,
     ) -> None:
         self.q = q
         self.kernel = kernel
@@ -346,6 +407,7 @@ class Vendi(BaseMetric):
         self.gamma = gamma
         self.rank = rank
         self.check_size = check_size
+        self.tolerance = tolerance
 
     def _compute(self, table: Table, reference: Table | None, rng: np.random.Generator) -> MetricResult:
         r = vendi(
@@ -356,10 +418,11 @@ class Vendi(BaseMetric):
             gamma=self.gamma,
             rank=self.rank,
             check_size=self.check_size,
+            tolerance=self.tolerance,
             seed=rng,
         )
         params = {"q": self.q, "kernel": kernel_name(self.kernel), "route": r.route, "gamma": self.gamma}
         if r.route in ("nystrom", "rff"):
-            params.update(rank=self.rank, check_size=self.check_size)
+            params.update(rank=r.details["rank"], check_size=self.check_size, tolerance=self.tolerance)
         return MetricResult(self.name, r.value, params, {"n": table.n_rows, **r.details})
 

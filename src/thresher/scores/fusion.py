@@ -154,8 +154,8 @@ class Fuse(BaseScorer):
     columns
         The ``score.`` columns to fuse (at least one).
     method
-        ``"zscore"``, ``"rank"`` (Borda) or ``"learned"`` (Meta-rater; needs ``embeddings``
-        and ``label``).
+        ``"zscore"``, ``"rank"`` (Borda; ``"borda"`` is the same) or ``"learned"``
+        (Meta-rater; needs ``embeddings`` and ``label``).
     higher_is_better
         One boolean per column; ``None`` looks each up in the scorer registry by name.
     n_proxies
@@ -211,12 +211,12 @@ class Fuse(BaseScorer):
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         owner = type(self).__name__
-        check_choice(self.method, "method", owner, ("zscore", "rank", "learned"))
+        check_choice(self.method, "method", owner, ("zscore", "rank", "borda", "learned"))
         V = oriented_scores(table, self.columns, self.orientations, owner)
         d = V.shape[1]
         meta: dict[str, Any] = {"method": self.method, "columns": list(self.columns)}
         meta["higher_is_better"] = list(orientations_for(self.columns, self.orientations, owner))
-        if self.method == "rank":
+        if self.method in ("rank", "borda"):
             out = borda(V)
             weights = np.full(d, 1.0 / d)
         elif self.method == "zscore":

@@ -178,9 +178,17 @@ def compute_semivalues(
             callback(progress)
         if stopping(progress):
             break
-    params = {"sampler": type(sampler).__name__, "batch_size": batch_size, "seed": seed_int(seed)}
+    params: dict[str, Any] = {"sampler": type(sampler).__name__, "batch_size": batch_size, "seed": seed_int(seed)}
     if isinstance(sampler, PermutationSampler):
         params["truncation"] = sampler.truncation
+    target = stopping.stderr_target()
+    params.update(max_stderr=max_se, stderr_target=target, within_tolerance=None if target is None else max_se <= target)
+    if target is not None and not max_se <= target:
+        log.warning(
+            "%s stopped after %d samples with a largest standard error of %.4g, above the target %.4g of its "
+            "StandardError rule; the values are that noisy (see .stderr). Allow more samples (max_updates).",
+            method, n_updates, max_se, target,
+        )
     return SemivalueResult(values, stderr, counts, n_updates, n_evals, method, params)
 
 

@@ -36,6 +36,10 @@ class StoppingRule:
     def __or__(self, other: StoppingRule) -> StoppingRule:
         return _AnyOf((self, other))
 
+    def stderr_target(self) -> float | None:
+        """Return the standard error this rule promises (the smallest of its parts), or None."""
+        return None
+
 
 @dataclass(frozen=True)
 class _AnyOf(StoppingRule):
@@ -43,6 +47,10 @@ class _AnyOf(StoppingRule):
 
     def __call__(self, progress: Progress) -> bool:
         return any(r(progress) for r in self.rules)
+
+    def stderr_target(self) -> float | None:
+        targets = [t for t in (r.stderr_target() for r in self.rules) if t is not None]
+        return min(targets) if targets else None
 
 
 @dataclass(frozen=True)
@@ -74,4 +82,7 @@ class StandardError(StoppingRule):
 
     def __call__(self, progress: Progress) -> bool:
         return progress.n_updates >= self.min_updates and progress.max_stderr <= self.threshold
+
+    def stderr_target(self) -> float | None:
+        return float(self.threshold)
 

@@ -78,7 +78,7 @@ class ODiS(BaseSelector):
     Parameters
     ----------
     by
-        The ``score.`` columns (at least two).
+        The ``score.`` columns (with one column, ODiS is top-k of it).
     higher_is_better
         One boolean per column; ``None`` looks each up in the scorer registry.
     n_components
@@ -117,7 +117,7 @@ class ODiS(BaseSelector):
         check_choice(self.share, "share", owner, ("equal", "variance"))
         if self.n_components is not None:
             check_int(self.n_components, "n_components", owner, low=1)
-        Z = standardise(oriented_scores(table, self.by, self.higher_is_better, owner, min_columns=2))
+        Z = standardise(oriented_scores(table, self.by, self.higher_is_better, owner))
         dec = decorrelate(Z, self.n_components)
         p = dec.components.shape[1]
         n = table.n_rows
