@@ -49,14 +49,14 @@ def plain_loop(X: np.ndarray, k: int, first: int) -> tuple[np.ndarray, np.ndarra
     return picked, gains
 
 
-def gemm_floor(X: np.ndarray, k: int) -> float:
-    """Seconds for the float32 products of every row with k rows (column blocks of 256)."""
+def gemm_floor(X: np.ndarray, k: int) -> tuple[float, float]:
+    """(wall, CPU) seconds for the float32 products of every row with k rows (column blocks of 256)."""
     X32 = np.ascontiguousarray(X, dtype=np.float32)
     C = X32[:k].copy()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for s in range(0, k, 256):
         X32 @ C[s : s + 256].T
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def load_features(n: int, dim: int) -> np.ndarray:
@@ -70,9 +70,10 @@ def load_features(n: int, dim: int) -> np.ndarray:
 
 
 def timed(fn, *args):  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
+    """Return (result, wall seconds, CPU seconds of this process)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn(*args)
-    return out, time.perf_counter() - t0
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
 def peak_mb(fn, *args) -> float:  # type: ignore[no-untyped-def]
@@ -106,18 +107,23 @@ def main() -> None:
     X = load_features(args.n, args.dim)
     print(f"data: Fashion-MNIST train, n={len(X)}, PCA to {X.shape[1]}-d float32; k={args.k}; "
           f"BLAS threads {args.threads}; load {load()}", flush=True)
-    t_peer, t_ours, t_floor = [], [], []
+    t_peer, t_ours, t_floor, c_peer, c_ours, c_floor = [], [], [], [], [], []
     for r in range(args.rounds):
-        (ref, ref_g), tp = timed(plain_loop, X, args.k, 0)
-        (got, got_g), to = timed(kcenter_greedy, X, args.k, 0)
-        tf = gemm_floor(X, args.k)
+        (ref, ref_g), tp, cp = timed(plain_loop, X, args.k, 0)
+        (got, got_g), to, co = timed(kcenter_greedy, X, args.k, 0)
+        tf, cf = gemm_floor(X, args.k)
         t_peer.append(tp), t_ours.append(to), t_floor.append(tf)
-        print(f"  round {r}: plain loop {tp:.2f} s, thresher {to:.2f} s, GEMM floor {tf:.2f} s (load {load()})", flush=True)
+        c_peer.append(cp), c_ours.append(co), c_floor.append(cf)
+        print(f"  round {r}: plain loop {tp:.2f} s ({cp:.2f} CPU s), thresher {to:.2f} s ({co:.2f} CPU s), "
+              f"GEMM floor {tf:.2f} s ({cf:.2f} CPU s); load {load()}", flush=True)
     same = bool(np.array_equal(got, ref))
     first_diff = int(np.argmax(got != ref)) if not same else -1
     rel = float(np.max(np.abs(got_g[1:] - ref_g[1:]) / ref_g[1:]))
     mp, mo = statistics.median(t_peer), statistics.median(t_ours)
     mf = statistics.median(t_floor)
+    cmp_, cmo, cmf = statistics.median(c_peer), statistics.median(c_ours), statistics.median(c_floor)
+    print(f"CPU-second medians: plain loop {cmp_:.2f}, thresher {cmo:.2f} ({cmp_ / cmo:.1f}x less), "
+          f"GEMM floor {cmf:.2f} (thresher = {cmo / cmf:.2f}x the floor)", flush=True)
     mem_ours = peak_mb(kcenter_greedy, X, args.k, 0)
     mem_peer = peak_mb(plain_loop, X, args.k, 0)
     print(
@@ -133,8 +139,8 @@ def main() -> None:
     sizes = [args.n // 4, args.n // 2, args.n]
     line = []
     for n in sizes:
-        _, ts = timed(kcenter_greedy, X[:n], n // 10, 0)
-        line.append(f"n={n} k={n // 10}: {ts:.2f} s")
+        _, ts, cs = timed(kcenter_greedy, X[:n], n // 10, 0)
+        line.append(f"n={n} k={n // 10}: {ts:.2f} s ({cs:.2f} CPU s)")
     print("scaling (thresher, k = n/10): " + "; ".join(line) + f"; load {load()}", flush=True)
 
     rng = np.random.default_rng(0)
@@ -143,11 +149,15 @@ def main() -> None:
     for s in range(0, args.n_large, 100_000):
         e = min(s + 100_000, args.n_large)
         XL[s:e] = centres[rng.integers(100, size=e - s)] + rng.normal(size=(e - s, args.dim)).astype(np.float32)
-    (gl, _), tl = timed(kcenter_greedy, XL, args.k_large, 0)
-    tfl = gemm_floor(XL, args.k_large)
+    (gl, _), tl, cl = timed(kcenter_greedy, XL, args.k_large, 0)
+    tfl, cfl = gemm_floor(XL, args.k_large)
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"large (thresher alone): synthetic 100-blob mixture n={args.n_large} d={args.dim} float32, "
-        f"k={args.k_large}: {tl:.1f} s, GEMM floor {tfl:.1f} s ({tl / tfl:.2f}x), "
+        f"k={args.k_large}: {tl:.1f} s ({cl:.1f} CPU s), GEMM floor {tfl:.1f} s ({cfl:.1f} CPU s; "
+        f"thresher = {cl / cfl:.2f}x in CPU), process max RSS {rss:.0f} MB (input {XL.nbytes / 2**20:.0f} MB), "
         f"{len(np.unique(gl))} distinct picks; load {load()}",
         flush=True,
     )

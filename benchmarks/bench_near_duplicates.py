@@ -57,10 +57,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clusters", type=int, nargs=3, default=[10_000, 40_000, 160_000])
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="2,500 / 10,000 / 40,000 clusters")
+    p.add_argument("--quick", action="store_true", help="1,000 / 4,000 / 16,000 clusters")
     args = p.parse_args()
     if args.quick:
-        args.clusters = [2_500, 10_000, 40_000]
+        args.clusters = [1_000, 4_000, 16_000]
     print(f"load {os.getloadavg()[0]:.2f}/{os.getloadavg()[1]:.2f}", flush=True)
     for c in args.clusters:
         rng = np.random.default_rng(0)

@@ -13,13 +13,15 @@ then RBF-kernel Vendi at the largest n via Nystrom and random Fourier features (
 package cannot do at this size), with the error against the exact value on a random
 sample of ``--check`` rows (features of the sample rows vs. the sample's exact kernel).
 
-    python benchmarks/bench_vendi.py              # n in 1,000 5,000 10,000 60,000
-    python benchmarks/bench_vendi.py --quick      # n in 1,000 2,000; RBF check on 1,000
+    python benchmarks/bench_vendi.py              # n in 1,000 5,000 10,000 20,000 60,000
+    python benchmarks/bench_vendi.py --quick      # n in 1,000 2,000 20,000; RBF check on 1,000
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -52,16 +54,17 @@ def embeddings(n: int, d: int) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000, 10_000, 60_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000, 10_000, 20_000, 60_000])
     ap.add_argument("--d", type=int, default=64)
     ap.add_argument("--max-score-x-n", type=int, default=5_000, help="largest n for score_X (about 52 s at 10,000)")
     ap.add_argument("--rank", type=int, default=2_000, help="Nystrom landmarks / RFF features")
     ap.add_argument("--check", type=int, default=10_000, help="rows of the exact-RBF check sample")
     ap.add_argument("--no-rbf", action="store_true", help="skip the RBF part")
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
-        args.sizes, args.check, args.rank = [1_000, 2_000], 1_000, 300
+        args.sizes, args.check, args.rank, args.rounds = [1_000, 2_000, 20_000], 1_000, 300, 3
 
     import vendi_score
     from vendi_score import vendi as peer
@@ -76,16 +79,28 @@ def main() -> None:
     print(f"vendi-score {version}; Fashion-MNIST PCA-{args.d} embeddings")
     Xall = embeddings(max(args.sizes), args.d)
 
-    print(f"{'n':>7} {'q':>3} {'peer':>10} {'peer s':>9} {'thresher':>10} {'cov s':>9} {'stream s':>9} {'ratio':>7} {'|diff|':>9}")
+    print(f"load {'/'.join(f'{x:.2f}' for x in os.getloadavg())}; medians of {args.rounds} alternating rounds "
+          f"(peer, covariance, streaming, covariance on float32 rows)")
+    print(f"{'n':>7} {'q':>3} {'peer':>10} {'peer s':>9} {'thresher':>10} {'cov s':>9} {'stream s':>9} {'f32 s':>9} "
+          f"{'ratio':>7} {'|diff|':>9} {'f32 |diff|':>10}")
     for n in args.sizes:
         X = Xall[:n]
+        X32 = X.astype(np.float32)
         for q in (1.0, 2.0):
-            ref, tp = timed(lambda X=X, q=q: float(peer.score_dual(X, q=q)))
-            ours, tc = timed(lambda X=X, q=q: vendi(X, q, kernel="cosine", route="covariance").value)
-            ours_s, ts = timed(lambda X=X, q=q: vendi(X, q, kernel="cosine", route="streaming", shard_size=8192).value)
+            times: list[list[float]] = [[], [], [], []]
+            for _ in range(args.rounds):
+                ref, tp = timed(lambda X=X, q=q: float(peer.score_dual(X, q=q)), repeat=1)
+                ours, tc = timed(lambda X=X, q=q: vendi(X, q, kernel="cosine", route="covariance").value, repeat=1)
+                ours_s, ts = timed(
+                    lambda X=X, q=q: vendi(X, q, kernel="cosine", route="streaming", shard_size=8192).value, repeat=1
+                )
+                ours_32, t32 = timed(lambda X=X32, q=q: vendi(X, q, kernel="cosine", route="covariance").value, repeat=1)
+                for lst, t in zip(times, (tp, tc, ts, t32)):
+                    lst.append(t)
+            tp, tc, ts, t32 = (statistics.median(t) for t in times)
             print(
-                f"{n:>7} {q:>3.0f} {ref:>10.5f} {tp:>9.4f} {ours:>10.5f} {tc:>9.4f} {ts:>9.4f} {tp / tc:>7.2f} "
-                f"{max(abs(ours - ref), abs(ours_s - ref)):>9.2e}   (score_dual)"
+                f"{n:>7} {q:>3.0f} {ref:>10.5f} {tp:>9.4f} {ours:>10.5f} {tc:>9.4f} {ts:>9.4f} {t32:>9.4f} {tp / tc:>7.2f} "
+                f"{max(abs(ours - ref), abs(ours_s - ref)):>9.2e} {abs(ours_32 - ref):>10.2e}   (score_dual)"
             )
         if n <= args.max_score_x_n:
             ref, tp = timed(lambda X=X: float(peer.score_X(X, q=2)), repeat=1)

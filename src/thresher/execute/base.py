@@ -52,13 +52,23 @@ class LocalExecutor:
 
 
 def get_executor(executor: str | Executor | None = None, **params: Any) -> Executor:
-    """Return an executor: ``None``/``"local"`` for local, ``"ray"`` for :class:`RayExecutor`."""
+    """Return an executor: ``None``/``"local"`` for local, ``"threads"`` for a thread pool, ``"ray"`` for Ray.
+
+    Examples
+    --------
+    >>> get_executor("threads", n_workers=2).name
+    'threads'
+    """
     if executor is None or executor == "local":
         return LocalExecutor()
+    if executor == "threads":
+        from thresher.execute.threads import ThreadExecutor
+
+        return ThreadExecutor(**params)
     if executor == "ray":
         from thresher.execute.ray_executor import RayExecutor
 
         return RayExecutor(**params)
     if isinstance(executor, Executor):
         return executor
-    raise InvalidParameterError(f"`executor` must be 'local', 'ray' or an Executor; got {executor!r}.")
+    raise InvalidParameterError(f"`executor` must be 'local', 'threads', 'ray' or an Executor; got {executor!r}.")

@@ -16,7 +16,8 @@ Routes (all give the spectrum of K / trace(K), hence the same score when exact):
 * ``exact``: eigenvalues of the n x n kernel (any kernel, O(n^3); small n).
 * ``covariance``: for a linear kernel K = F F^T (cosine: unit rows) the non-zero
   eigenvalues of F F^T equal those of the d x d matrix F^T F, so the cost is O(n d^2)
-  time and O(d^2) memory.
+  time and O(d^2) memory. F^T F is summed over blocks of rows scaled in place of a
+  copy (no full copy of X; float32 rows stay float32 in each block, the sum is float64).
 * ``streaming``: the same d x d matrix accumulated shard by shard through an
   :class:`~thresher.execute.Executor` (local or Ray). Rows are read one shard at a time,
   so ``X`` may be a ``np.memmap`` or a :class:`~thresher.metrics.row_sources.NpyRows` file source (out of core).
@@ -53,10 +54,10 @@ from thresher._typing import Seed, as_generator
 from thresher._validation import check_choice, check_int, check_matrix, fail
 from thresher.data.scales import warn_if_unscaled
 from thresher.data.table import Table
-from thresher.execute.base import Executor
+from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
 from thresher.metrics.base import BaseMetric, MetricResult
 from thresher.metrics.kernel_approx import approx_feature_map, feature_gram, gram_spectrum
-from thresher.metrics.kernels import KERNELS, Kernel, kernel_matrix, kernel_name, unit_rows
+from thresher.metrics.kernels import KERNELS, Kernel, kernel_matrix, kernel_name
 from thresher.metrics.row_sources import row_shape, take_rows
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
 _ROUTES = ("auto", "exact", "covariance", "streaming", "nystrom", "rff")
 _EXACT_MAX_N = 5000  # `auto` takes the exact route for non-linear kernels up to here
 _EXACT_HARD_MAX_N = 20_000
+_GRAM_BLOCK = 4096  # rows per block of the covariance Gram
 TOLERANCE = 0.05  # default relative error an approximate route must meet on its check
 _AUTO_RANKS = 3  # `auto` beyond _EXACT_MAX_N tries rank, 2 rank, 4 rank landmarks
 _CHECK_MAX = 4000  # rows of the check sample at most (an exact eigendecomposition)
@@ -217,12 +219,11 @@ def vendi(
     if route in ("covariance", "streaming"):
         if callable(kernel) or kernel == "rbf":
             raise fail("route", owner, "'exact', 'nystrom' or 'rff' for this kernel (covariance needs a linear kernel)", route)
-        fmap = unit_rows if kernel == "cosine" else (lambda B: B)
+        cosine = kernel == "cosine"
         if route == "covariance":
-            F = fmap(check_matrix(np.asarray(X[:n]), "X", owner))
-            G = F.T @ F
+            G = _linear_gram(X, 0, n, cosine, owner)
         else:
-            G, _ = feature_gram(X, fmap, n, owner, executor, shard_size)
+            G = _streamed_gram(X, n, cosine, owner, executor, shard_size)
         lam = gram_spectrum(G)
     elif route == "exact":
         if n > _EXACT_HARD_MAX_N:
@@ -286,6 +287,41 @@ def _report(route: str, details: dict[str, Any], n: int) -> None:
             "route='exact' (n <= %d), a larger `rank`, or read details['approx_error'].",
             route, details["rank"], n, 100 * err, details["check_n"], 100 * tol, _EXACT_HARD_MAX_N,
         )
+
+
+def _linear_gram(X: Any, start: int, stop: int, cosine: bool, owner: str) -> np.ndarray:
+    """Return ``F^T F`` (float64, d x d) of rows ``start:stop``, ``F`` = the rows (unit rows if ``cosine``).
+
+    Rows are read in blocks of ``_GRAM_BLOCK`` (views of an array, never a whole copy);
+    float32 rows stay float32 inside a block's product, whose sum over blocks is float64
+    (each block's float32 sum has ``_GRAM_BLOCK`` terms at most). NaN or inf anywhere makes
+    the Gram non-finite, and only then are the rows scanned to name the first bad entry.
+    """
+    d = int(X.shape[1])
+    G = np.zeros((d, d))
+    for a in range(start, stop, _GRAM_BLOCK):
+        B = np.asarray(X[a : min(a + _GRAM_BLOCK, stop)])
+        if B.dtype not in (np.float32, np.float64):
+            B = check_matrix(B, "X", owner)
+        if cosine:
+            norms = np.sqrt(np.einsum("ij,ij->i", B, B, dtype=np.float64))
+            B = B * (1.0 / np.where(norms == 0, 1.0, norms)).astype(B.dtype)[:, None]
+        G += B.T @ B  # syrk: NumPy detects the transposed pair
+    if not np.all(np.isfinite(G)):  # the error path only: find and name the bad entry
+        check_matrix(np.asarray(X[start:stop]), "X", owner)
+    return G
+
+
+def _streamed_gram(X: Any, n: int, cosine: bool, owner: str, executor: Executor | None, shard_size: int) -> np.ndarray:
+    """Sum :func:`_linear_gram` over shards of ``shard_size`` rows through ``executor``, in shard order."""
+
+    def run(shard: Shard) -> np.ndarray:
+        return _linear_gram(X, shard.start, shard.stop, cosine, owner)
+
+    G = np.zeros((int(X.shape[1]),) * 2)
+    for g in (executor or LocalExecutor()).map(run, make_shards(n, shard_size=shard_size)):
+        G += g  # shard order: the same sum on every executor
+    return G
 
 
 def _check_against_exact(

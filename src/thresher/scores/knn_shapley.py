@@ -20,7 +20,8 @@ from thresher._registry import register_scorer
 from thresher._validation import check_choice, check_int, check_matrix, fail
 from thresher.data.table import Table
 from thresher.errors import DataError, LengthMismatchError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, make_shards
+from thresher.execute.threads import ThreadExecutor
 from thresher.scores.base import BaseScorer
 from thresher.scores.valuation import resolve_valid, scatter_values
 
@@ -44,24 +45,40 @@ def _argsort_rows(d: np.ndarray) -> np.ndarray:
     return order
 
 
+def _recursion_weights(n_train: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(c, a)`` with ``s = reverse_cumsum(m * c) + m * a`` equal to Jia et al.'s recursion.
+
+    With ``w_i = 1 / max(K, i)`` (positions 1-indexed) the recursion
+    ``s_N = m_N w_N``, ``s_i = s_{i+1} + (m_i - m_{i+1}) w_i`` unrolls to
+    ``s_i = m_i w_i + sum_{j > i} m_j c_j`` with ``c_j = w_j - w_{j-1}``, which is
+    ``-1 / (j (j - 1))`` for ``j > K`` and 0 otherwise (written in closed form, so no
+    cancellation). Hence ``s = S + m * (w - c)`` with ``S`` the inclusive suffix sums of
+    ``m * c``: one masked fill, one in-place cumulative sum, one masked add.
+    """
+    i = np.arange(1, n_train + 1, dtype=np.float64)
+    w = 1.0 / np.maximum(float(k), i)
+    c = np.zeros(n_train)
+    above = i > k
+    c[above] = -1.0 / (i[above] * (i[above] - 1.0))
+    return c, w - c
+
+
 def _knn_shapley_block(
-    d: np.ndarray, y_train_codes: np.ndarray, y_test_codes: np.ndarray, k: int, n_train: int
+    d: np.ndarray, y_train_codes: np.ndarray, y_test_codes: np.ndarray, weights: tuple[np.ndarray, np.ndarray], n_train: int
 ) -> np.ndarray:
     """Sum over the rows of ``d`` (test points x train distances) of the exact KNN-Shapley values.
 
     ``d`` may have extra columns set to +inf (a test point's own row when valuing a set
-    against itself); only the first ``n_train`` sorted positions count.
+    against itself); only the first ``n_train`` sorted positions count. Besides ``d``
+    and the sort order, one float64 block is written (in place throughout).
     """
+    c, a = weights
     order = _argsort_rows(d)[:, :n_train]
-    match = (y_train_codes[order] == y_test_codes[:, None]).astype(np.float64)  # (b, N), nearest first
-    # s_N = m_N / max(K, N);  s_i = s_{i+1} + (m_i - m_{i+1}) / max(K, i)   (positions 1-indexed)
-    s = np.empty_like(match)
-    s[:, -1] = match[:, -1] / max(k, n_train)
-    if n_train > 1:
-        pos = np.arange(1, n_train, dtype=np.float64)
-        steps = (match[:, :-1] - match[:, 1:]) / np.maximum(float(k), pos)
-        # backward cumulative sum of the steps, added to s_N
-        s[:, :-1] = s[:, -1:] + np.cumsum(steps[:, ::-1], axis=1)[:, ::-1]
+    match = y_train_codes[order] == y_test_codes[:, None]  # (b, N) bool, nearest first
+    s = np.multiply(match, c)  # m_j c_j
+    rev = s[:, ::-1]
+    np.cumsum(rev, axis=1, out=rev)  # inclusive suffix sums, in place
+    np.add(s, a, out=s, where=match)  # + m_i (w_i - c_i)
     # Each row of ``order`` is a permutation (prefix) of the columns, so one bincount over
     # the flattened indices adds every test point's values without a Python loop.
     return np.bincount(order.ravel(), weights=s.ravel(), minlength=d.shape[1])
@@ -100,6 +117,10 @@ def knn_shapley(
         ``"euclidean"`` or ``"cosine"`` (the ranking is what matters).
     batch_size
         Test points per shard.
+    executor
+        Where shards run; ``None``: a :class:`~thresher.execute.threads.ThreadExecutor`
+        with as many workers as the ``threads`` setting (the values do not depend on it:
+        shard sums are added in shard order).
 
     Examples
     --------
@@ -140,6 +161,7 @@ def knn_shapley(
         Xtr = Xtr / np.maximum(np.linalg.norm(Xtr, axis=1, keepdims=True), 1e-300)
         Xte = Xtr if self_valued else Xte / np.maximum(np.linalg.norm(Xte, axis=1, keepdims=True), 1e-300)
     x_sq = np.einsum("ij,ij->i", Xtr, Xtr)
+    weights = _recursion_weights(n_train, k)
 
     def run(shard: Shard) -> np.ndarray:
         # ``|x|^2 - 2 q.x`` ranks training rows exactly as the squared distance does (``|q|^2``
@@ -150,11 +172,11 @@ def knn_shapley(
         if self_valued:
             rows = np.arange(shard.start, shard.stop)
             d[rows - shard.start, rows] = np.inf  # sorts last, then dropped
-        return _knn_shapley_block(d, ctr, cte[shard.start : shard.stop], k, n_train)
+        return _knn_shapley_block(d, ctr, cte[shard.start : shard.stop], weights, n_train)
 
     shards = make_shards(Xte.shape[0], shard_size=batch_size)
     total = np.zeros(Xtr.shape[0])
-    for i, part in enumerate((executor or LocalExecutor()).map(run, shards)):
+    for i, part in enumerate((executor or ThreadExecutor()).map(run, shards)):
         total += part
         log.debug("knn_shapley: shard %d/%d done", i + 1, len(shards))
     return total / Xte.shape[0]
@@ -178,7 +200,7 @@ class KNNShapley(BaseScorer):
     batch_size
         Validation points per shard.
     executor
-        Where shards run (``None``: this process).
+        Where shards run (``None``: a thread pool sized by the ``threads`` setting).
 
     Examples
     --------

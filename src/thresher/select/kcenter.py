@@ -15,14 +15,16 @@ float32 GEMM:
 * **a rounding-safe screen**: from those dot products ``|x - c|^2`` is known up to the
   float32 rounding bound of the expanded form, so only rows that may get closer to the
   new centre ``c`` (about one in a thousand) have ``|x - c|`` computed exactly, as a
-  float32 difference (no ``|x|^2 - 2 x.c`` cancellation in the kept distances).
+  float64 difference of the input rows (no ``|x|^2 - 2 x.c`` cancellation).
 
-No row that the plain loop would update is skipped, so the picks are the plain loop's
-(ties to the lowest position), up to ties closer than float32 rounding. The
-triangle-inequality pruning of Elkan (ICML 2003) was tried first: on 64-d embeddings
-20-50% of rows stayed in reach of each new centre, so it saved little. Rows are
-centred once into a float32 working copy (a float32 input is never widened to float64);
-memory is O(n d) float32 plus an ``m x n`` float32 block (at most 128 MiB).
+The distances the picks compare are those float64 differences, and no row the plain
+loop would update is skipped, so the picks are the plain float64 loop's (ties to the
+lowest position) up to ties closer than float64 rounding. The triangle-inequality
+pruning of Elkan (ICML 2003) was tried first: on 64-d embeddings 20-50% of rows stayed
+in reach of each new centre, so it saved little. The screen reads a float32 copy of the
+rows centred at their mean (a float32 input is never widened to float64 as a whole;
+only the few rows that pass are); memory is O(n d) float32 plus an ``m x n`` float32
+block (at most 128 MiB).
 """
 
 from __future__ import annotations
@@ -65,17 +67,30 @@ def _working(X: np.ndarray, metric: str) -> np.ndarray:
     return Xw
 
 
-def _dist_to(Xw: np.ndarray, idx: np.ndarray | None, c: np.ndarray) -> np.ndarray:
-    """Return ``|Xw[idx] - c|`` (all rows when ``idx`` is None) as float32, block by block."""
-    m = Xw.shape[0] if idx is None else len(idx)
-    out = np.empty(m, dtype=np.float32)
+def _exact_dist(X: np.ndarray, idx: np.ndarray | None, c: np.ndarray, norms: np.ndarray | None) -> np.ndarray:
+    """Return ``|X[idx] - c|`` (all rows when ``idx`` is None) in float64 from the input rows, block by block.
+
+    ``norms`` (cosine) divides each row by its length first. These are the distances the
+    picks compare, so they match a float64 loop on the same input to float64 rounding.
+    """
+    m = X.shape[0] if idx is None else len(idx)
+    out = np.empty(m)
     for s in range(0, m, _BLOCK):
         e = min(s + _BLOCK, m)
-        diff = Xw[s:e] - c if idx is None else np.take(Xw, idx[s:e], axis=0)
-        if idx is not None:
-            diff -= c
-        np.sqrt(np.einsum("ij,ij->i", diff, diff), out=out[s:e])
+        rows = np.arange(s, e) if idx is None else idx[s:e]
+        B = np.asarray(X[s:e] if idx is None else np.take(X, rows, axis=0), dtype=np.float64)
+        if B.base is not None or B is X:  # a view of the input: work on a copy
+            B = B.copy()
+        if norms is not None:
+            B /= norms[rows][:, None]
+        B -= c
+        np.sqrt(np.einsum("ij,ij->i", B, B), out=out[s:e])
     return out
+
+
+def _row(X: np.ndarray, p: int, norms: np.ndarray | None) -> np.ndarray:
+    x = np.asarray(X[p], dtype=np.float64)
+    return x / norms[p] if norms is not None else x
 
 
 def kcenter_greedy(X: np.ndarray, k: int, first: int, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +105,13 @@ def kcenter_greedy(X: np.ndarray, k: int, first: int, metric: str = "euclidean")
     >>> picked.tolist(), gains.tolist()
     ([0, 3, 2], [inf, 10.0, 5.0])
     """
-    Xw = _working(np.asarray(X), metric)
+    X = np.asarray(X)
+    Xw = _working(X, metric)
     n, d = Xw.shape
+    norms = None
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+        norms[norms == 0] = 1.0
     picked = np.empty(k, dtype=np.int64)
     gains = np.empty(k)
     if k == 0:
@@ -101,11 +121,12 @@ def kcenter_greedy(X: np.ndarray, k: int, first: int, metric: str = "euclidean")
     slack = 2.0 * (d + 4) * _EPS32
     sq = np.einsum("ij,ij->i", Xw, Xw)  # float32 |x|^2, for the screening pass
     r_max = float(np.sqrt(sq.max(initial=0.0)))
-    dist = _dist_to(Xw, None, Xw[first])  # exact float32 distance of each row to the chosen set
+    dist = _exact_dist(X, None, _row(X, first, norms), norms)  # each row's distance to the chosen set
     dist[first] = -1.0  # chosen rows are never picked again
     # screen: a row can only get closer to c when x.c - v > (|c|^2 - err) / 2, where
-    # v = (|x|^2 - dist^2) / 2 is kept up to date (chosen rows: +inf, they never pass)
-    v = 0.5 * (sq - dist * dist)
+    # v = (|x|^2 - dist^2) / 2 is kept up to date (chosen rows: +inf, they never pass);
+    # err also covers the float32 rounding of the centred copy and of v
+    v = (0.5 * (sq - dist * dist)).astype(np.float32)
     v[first] = np.inf
     m = min(n, max(8, min(_SPECULATE, _SPECULATE_FLOATS // max(n, 1))))
     slot: dict[int, int] = {}
@@ -128,7 +149,7 @@ def kcenter_greedy(X: np.ndarray, k: int, first: int, metric: str = "euclidean")
         err = slack * (r_max + np.sqrt(cn)) ** 2
         np.subtract(dots[r], v, out=tmp)
         rows = np.flatnonzero(tmp > np.float32(0.5 * (cn - err)))
-        dn = _dist_to(Xw, rows, Xw[p])
+        dn = _exact_dist(X, rows, _row(X, p, norms), norms)
         moved = dn < dist[rows]
         rows, dn = rows[moved], dn[moved]
         dist[rows] = dn
@@ -172,7 +193,6 @@ class KCenterGreedy(BaseSelector):
         if self.start == "random":
             first = int(rng.integers(table.n_rows))
         else:
-            mean = X.mean(axis=0, dtype=np.float64)
-            first = int(np.argmin(_dist_to(np.ascontiguousarray(X, dtype=np.float32), None, mean.astype(np.float32))))
+            first = int(np.argmin(_exact_dist(X, None, X.mean(axis=0, dtype=np.float64), None)))
         picked, gains = kcenter_greedy(X, k, first, self.metric)
         return picked, gains, None

@@ -153,7 +153,7 @@ def _lazy(
     c = costs[cand] if costs is not None else None
     gain = state.gains(cand).astype(np.float64)  # last computed gain of each candidate
     ratio = per_cost and c is not None
-    keys = _BlockMax(gain / c if ratio else gain, max(64, int(math.isqrt(max(n, 1)))))
+    keys = _BlockMax(gain / c if ratio and c is not None else gain, max(64, int(math.isqrt(max(n, 1)))))
     stamp = np.zeros(n, dtype=np.int64)  # number of picks when each gain was computed
     picked: list[int] = []
     gains: list[float] = []
