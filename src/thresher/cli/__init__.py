@@ -244,6 +244,9 @@ def measure(
                     f"`--selection` must be a stored selection key or name; got {s!r}; stored names are {stored_names(rd)}."
                 )
         results = {}
+        if not force:
+            resuming(sum(rd.has_metric(f"{metric}/{k}") for k in keys or ["train"]), len(keys or ["train"]), rd.path,
+                     "metric values")  # fmt: skip
         for key in keys or ["train"]:
             store_key = f"{metric}/{key}"
             if rd.has_metric(store_key) and not force:

@@ -109,9 +109,9 @@ def deprecated(old: str, new: str, command: str) -> None:
 
 
 def resuming(n_done: int, n_total: int, run: Path, what: str = "steps") -> None:
-    """Print one line saying how much of the work is already stored (nothing when none is)."""
+    """Print one line (on stderr: stdout stays data) saying how much work is already stored (nothing when none is)."""
     if n_done:
-        console.print(f"resuming: {n_done} of {n_total} {what} already stored in {run} (--force recomputes them)")
+        err.print(f"resuming: {n_done} of {n_total} {what} already stored in {run} (--force recomputes them)")
 
 
 @contextlib.contextmanager
