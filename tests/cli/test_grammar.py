@@ -123,6 +123,13 @@ def test_select_takes_several_budgets_and_seeds(tmp_path: Path) -> None:
             np.testing.assert_array_equal(rd.read_selection(f"random__{key}__s={s}").row_ids, expected)
     out = runner.invoke(app, ["select", "-S", "random", "--fraction", "0.1,0.2", "--seed", "0", "-r", run])
     assert "resuming: 2 of 2 selections already stored" in out.output
+    top = ["select", "-S", "topk", "-p", "topk.by=score.margin", "--fraction", "0.1", "-r", run]
+    assert runner.invoke(app, top).exit_code == 0
+    out = runner.invoke(app, [*top, "-p", "topk.largest=false"])  # other parameters: selected again, not reused
+    assert out.exit_code == 0 and "resuming" not in out.output, out.output
+    scores = rd.read_scores().set_index("row_id").loc[train.row_id, "score.margin"].to_numpy()
+    lowest = set(train.row_id[np.argsort(scores, kind="stable")[: round(0.1 * train.n_rows)]])
+    assert set(rd.read_selection("topk__f=0.1__s=0").row_ids) == lowest
 
 
 def test_evaluate_uses_selections_stored_with_select(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ Extra command groups live in modules of this package that define
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import pkgutil
 import sys
@@ -188,12 +189,21 @@ def select(
     rd = RunDir(run_dir(run))
     table = train_rows(rd.read_table(with_scores=True, with_signals=True))
     keys = [(selection_key(name, b, s), b, s) for b in budgets for s in seeds]
-    if not force:
-        resuming(sum(rd.has_selection(k) for k, _, _ in keys), len(keys), rd.path, "selections")
+    wanted = json.loads(json.dumps(getattr(obj, "get_params", dict)(), default=str))
+
+    def stored(key: str) -> bool:  # the same selector with the same parameters stored it
+        if force or not rd.has_selection(key):
+            return False
+        old = rd.read_selection(key)
+        same = old.selector == getattr(obj, "name", selector)
+        return bool(same and json.loads(json.dumps(old.params, default=str)) == wanted)
+
+    reuse = {k for k, _, _ in keys if stored(k)}
+    resuming(len(reuse), len(keys), rd.path, "selections")
     frames = []
     with threads_context(threads):
         for key, budget, s in keys:
-            sel = rd.read_selection(key) if rd.has_selection(key) and not force else obj.select(table, budget, seed=s)
+            sel = rd.read_selection(key) if key in reuse else obj.select(table, budget, seed=s)
             rd.write_selection(key, sel)
             frames.append(sel.to_pandas().assign(selection=key) if len(keys) > 1 else sel.to_pandas())
             console.print(f"selected {len(sel)} of {table.n_rows} rows -> [bold]{rd.selection_path(key)}[/]")
