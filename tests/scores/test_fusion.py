@@ -146,3 +146,25 @@ def test_recipe_scorers_see_earlier_columns_and_fusion_weights_reach_the_manifes
     step = run.read_manifest()["steps"]["score:score.fuse"]
     assert step["weights"] == {"score.prototypicality": 0.5, "score.knn_distance": 0.5}
     assert step["higher_is_better"] == [True, False]
+
+
+def test_docs_example_runs_and_recipe_lines_parse() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from thresher.pipeline import Recipe, build
+    from thresher._registry import SCORERS, SELECTORS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "fusion.md").read_text()
+    code = re.search(r"```python\nimport thresher(.*?)```", text, re.S).group(0)[len("```python\n") : -3]
+    ns: dict = {}
+    exec(compile(code, "docs/fusion.md", "exec"), ns)
+    assert len(ns["sel"]) == len(ns["odis"]) == round(0.1 * ns["train"].n_rows)
+    toml = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
+    recipe = Recipe.from_dict({"data": {"dataset": "digits"}, **tomllib.loads(toml)})
+    for comp in recipe.scorers:
+        build(SCORERS, comp)
+    for comp in recipe.selectors:
+        build(SELECTORS, comp)
+    assert [c.name for c in recipe.scorers] == ["prototypicality", "fuse"]

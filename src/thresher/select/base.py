@@ -127,6 +127,7 @@ class BaseSelector:
     requires: ClassVar[frozenset[str]] = frozenset()
     is_stochastic: ClassVar[bool] = False
     supports_cost: ClassVar[bool] = False
+    may_stop_early: ClassVar[bool] = False  # a stopping rule may end the selection below the budget (GIO)
 
     def select(self, table: Table, budget: Budget, *, seed: Seed = None) -> Selection:
         """Return the rows to keep under ``budget``."""
@@ -144,7 +145,7 @@ class BaseSelector:
         out = self._select(t, k, rng, budget)
         pos, gains, weights = (out if isinstance(out, tuple) else (out, None, None))
         pos = np.asarray(pos, dtype=np.int64)
-        if budget.cost is None and len(pos) != k:
+        if budget.cost is None and len(pos) != k and not (self.may_stop_early and len(pos) < k):
             raise RuntimeError(f"{owner} returned {len(pos)} rows for a budget of {k}")  # a bug, not user error
         if len(np.unique(pos)) != len(pos):
             raise RuntimeError(f"{owner} returned duplicate rows")
