@@ -19,6 +19,7 @@ __all__ = [
     "MissingDependencyError",
     "DatasetUnavailableError",
     "RunDirError",
+    "RunDirLockedError",
     "ShardError",
 ]
 
@@ -79,6 +80,10 @@ class DatasetUnavailableError(ThresherError, FileNotFoundError):
 
 class RunDirError(ThresherError, RuntimeError):
     """A run directory is inconsistent with the run asked for (e.g. another input)."""
+
+
+class RunDirLockedError(RunDirError):
+    """Another process is writing to the run directory (the message names it)."""
 
 
 class ShardError(ThresherError, RuntimeError):

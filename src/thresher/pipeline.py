@@ -15,7 +15,7 @@ Recipe TOML::
     [run]
     seeds = [0, 1, 2]
     fractions = [0.1, 0.3, 0.5, 0.7]
-    model = "logreg"
+    model = "logreg"             # a reference model; its parameters in model_params = {...}
     executor = "local"            # or "ray"
     threads = 2                   # BLAS/torch threads of every step (default: the machine's cores)
     [[signals]]
@@ -50,6 +50,9 @@ from thresher.data.table import Table
 from thresher.errors import InvalidParameterError
 from thresher.execute.base import Executor, get_executor
 from thresher.select.base import Budget
+from thresher.evaluate.models import get_model
+from thresher.recipe_checks import build, check_recipe
+from thresher.store.keys import component_key, explicit_params, inputs_fingerprint, metric_slot, needs_of
 from thresher.store.rundir import RunDir, selection_key
 
 __all__ = ["Recipe", "Component", "load_recipe", "demo_recipe", "run_recipe", "ensure_signals", "build", "load_data", "open_run"]
@@ -91,6 +94,7 @@ class Recipe:
     fractions: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7])
     model: str = "logreg"
     executor: str = "local"
+    model_params: dict[str, Any] = field(default_factory=dict)
     base_dir: str | None = None  # the recipe file's folder: relative data paths are read from there
     threads: int | None = None
 
@@ -103,7 +107,7 @@ class Recipe:
                 f"recipe sections must be among {sorted(known)}; got unknown {sorted(unknown)}."
             )
         run = dict(d.get("run", {}))
-        run_known = {"seeds", "fractions", "model", "executor", "threads"}
+        run_known = {"seeds", "fractions", "model", "executor", "model_params", "threads"}
         if set(run) - run_known:
             raise InvalidParameterError(f"`[run]` keys must be among {sorted(run_known)}; got {sorted(set(run) - run_known)}.")
         if "data" not in d:
@@ -129,7 +133,13 @@ class Recipe:
         return {
             "data": self.data,
             # `threads` is left out: it changes how fast a run goes, not what it stores
-            "run": {"seeds": self.seeds, "fractions": self.fractions, "model": self.model, "executor": self.executor},
+            "run": {
+                "seeds": self.seeds,
+                "fractions": self.fractions,
+                "model": self.model,
+                "executor": self.executor,
+                **({"model_params": self.model_params} if self.model_params else {}),
+            },
             "signals": [comp(c) for c in self.signals],
             "scorers": [comp(c) for c in self.scorers],
             "selectors": [comp(c) for c in self.selectors],
@@ -164,17 +174,6 @@ def demo_recipe(dataset: str = "digits", n_train: int | None = None) -> Recipe:
     return Recipe.from_dict(d)
 
 
-def build(registry: Any, comp: Component) -> Any:
-    """Instantiate ``comp`` from ``registry``; a misspelt parameter gets a clear error."""
-    cls = registry.get(comp.name)
-    try:
-        return cls(**comp.params)
-    except TypeError as exc:
-        raise InvalidParameterError(
-            f"parameters of {registry.kind} {comp.name!r} must match its signature; got {comp.params}: {exc}."
-        ) from None
-
-
 def load_data(data: dict[str, Any], base_dir: str | Path | None = None) -> LoadedData:
     """Read a recipe's ``[data]`` section (paths relative to ``base_dir``); see :func:`read_data`."""
     return read_data(DataSpec.from_dict(data, base_dir=base_dir))
@@ -182,9 +181,15 @@ def load_data(data: dict[str, Any], base_dir: str | Path | None = None) -> Loade
 
 def open_run(run: RunDir, loaded: LoadedData, params: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
     """Start or resume ``run`` on the loaded rows; record how the data was read in the manifest."""
-    manifest = run.open(loaded.table, params, force=force)
-    manifest["data"] = {"spec": loaded.spec.to_dict(), **loaded.provenance}
-    run.write_manifest(manifest)
+    run.open(loaded.table, params, force=force)
+    return _record_data(run, loaded)
+
+
+def _record_data(run: RunDir, loaded: LoadedData) -> dict[str, Any]:
+    with run.lock():
+        manifest = run.read_manifest()
+        manifest["data"] = {"spec": loaded.spec.to_dict(), **loaded.provenance}
+        run.write_manifest(manifest)
     return manifest
 
 
@@ -196,29 +201,33 @@ def ensure_signals(
     specs: list[Component] | None = None,
     seed: int = 0,
     executor: Executor | None = None,
+    force: bool = False,
 ) -> Table:
     """Return ``table`` with every matrix in ``names`` attached, computing missing signals.
 
     A missing matrix is produced by the registered signal whose ``produces`` lists it (with
-    the parameters given in ``specs`` for that signal, if any) and stored in ``run``.
+    the parameters given in ``specs`` for that signal, if any) and stored in ``run``. A
+    stored signal is reused only if it describes these rows and its result key (signal,
+    parameters, seed, input) matches; otherwise it is recomputed.
     """
     specs_by_name = {c.name: c for c in (specs or [])}
     for name in sorted(names):
         if table.has(name):
             continue
-        if run is not None and run.has_signal(name):
-            stored_ids = run.signal_row_ids()
-            if stored_ids is not None and np.array_equal(stored_ids, table.row_id):
-                log.info("signal %s already stored; reusing it", name)
-                table = table.with_matrix(name, run.read_signal(name))
-                table.meta.update(run.read_signal_meta())
-                continue
         providers = [e for e in SIGNALS.entries() if name in getattr(e.cls, "produces", ())]
         if not providers:
             continue  # not a signal: the scorer's own require() will name what is missing
         entry = providers[0]
         comp = specs_by_name.get(entry.name, Component(entry.name))
         provider = build(SIGNALS, comp)
+        key, provenance = component_key("signal", provider, entry.name, seed=seed, table=table)
+        if run is not None and not force and run.has_signal(name, key):
+            stored_ids = run.signal_row_ids()
+            if stored_ids is not None and np.array_equal(stored_ids, table.row_id):
+                log.info("signal %s already stored; reusing it", name)
+                table = table.with_matrix(name, run.read_signal(name))
+                table.meta.update(run.read_signal_meta())
+                continue
         if run is not None and getattr(provider, "run_dir", False) is None:
             # signals that record a training run keep it in the run directory (resumable)
             provider.run_dir = run.path / "recordings" / entry.name
@@ -226,12 +235,13 @@ def ensure_signals(
         result = provider.compute(table, seed=seed, executor=executor)
         for mname, values in result.matrices.items():
             table = table.with_matrix(mname, values)
-            if run is not None:
-                run.write_signal(mname, values)
         table.meta.update(result.meta)
         if run is not None:
-            run.write_signal_rows(table.row_id)
-            run.write_signal_meta(result.meta)
+            with run.lock():
+                run.write_signal_rows(table.row_id)
+                run.write_signal_meta(result.meta)
+                for mname, values in result.matrices.items():
+                    run.write_signal(mname, values, key=key, provenance=provenance)
     return table
 
 
@@ -246,17 +256,24 @@ def run_scores(
     force: bool = False,
     progress: Progress | None = None,
 ) -> Table:
-    """Compute each scorer's column unless stored; return ``train`` with all score columns."""
+    """Compute each scorer's column unless stored under the same key; return ``train`` with all score columns.
+
+    The key covers the scorer, every parameter (defaults included), the seed, the rows
+    and the signals the scorer reads; a stored column under another key is recomputed.
+    """
     for i, comp in enumerate(scorers):
         scorer = build(SCORERS, comp)
         column = f"score.{comp.label}" if comp.label else scorer.column
-        if run.has_score(column) and not force:
-            log.info("score %s already stored; skipping", column)
+        train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor, force=force)
+        # earlier scorers' columns are visible to later ones (e.g. `fuse` reads them); the key
+        # covers those the scorer names
+        scored = run.attach_scores(train)
+        key, provenance = component_key("score", scorer, comp.name, seed=seed, table=scored, column=column)
+        if run.has_score(column, key) and not force:
+            log.info("score %s already stored under the same key; skipping", column)
         else:
-            train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor)
-            # earlier scorers' columns are visible to later ones (e.g. `fuse` reads them)
-            values = scorer.score(run.attach_scores(train), seed=seed)
-            run.write_scores(train.row_id, {column: values})
+            values = scorer.score(scored, seed=seed)
+            run.write_scores(train.row_id, {column: values}, keys={column: key}, provenance={column: provenance})
             if getattr(scorer, "meta_", None):  # what a scorer learned (e.g. fusion weights) goes in the manifest
                 run.mark_step(f"score:{column}", scorer.meta_)
         if progress:
@@ -271,14 +288,19 @@ def run_recipe(
     force: bool = False,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    lock_timeout: float | None = 0.0,
 ) -> RunDir:
     """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there).
 
-    Every step runs inside :func:`thresher.threads` with the recipe's ``threads``; a
-    caller's enclosing ``threads(n)`` block (the CLI's ``--threads``) takes precedence.
+    The whole recipe is validated before any step runs. The run holds the directory's
+    lock throughout: a second run on the same directory waits ``lock_timeout`` seconds
+    (``0``: fails at once, naming the holder). If the first step fails, the directory is
+    left as it was. Every step runs inside :func:`thresher.threads` with the recipe's
+    ``threads``; a caller's enclosing ``threads(n)`` block (the CLI's ``--threads``) takes
+    precedence.
     """
     with threads(None if threads_active() else recipe.threads):
-        return _run_recipe(recipe, run_dir, force=force, progress=progress, executor=executor)
+        return _run_recipe(recipe, run_dir, force=force, progress=progress, executor=executor, lock_timeout=lock_timeout)
 
 
 def _run_recipe(
@@ -288,66 +310,88 @@ def _run_recipe(
     force: bool = False,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    lock_timeout: float | None = 0.0,
 ) -> RunDir:
     from thresher.evaluate.harness import SelectorArm, evaluate
     from thresher.report.html import write_report
 
+    check_recipe(recipe)
     loaded = load_data(recipe.data, recipe.base_dir)
-    run = RunDir(run_dir)
-    open_run(run, loaded, {**recipe.to_dict(), "dataset": loaded.spec.name}, force=force)
-    ex = executor or get_executor(recipe.executor)
     train, test = loaded.train, loaded.test
+    check_recipe(recipe, train)
+    run = RunDir(run_dir)
+    ex = executor or get_executor(recipe.executor)
     seed0 = recipe.seeds[0] if recipe.seeds else 0
-    train = ensure_signals(
-        train,
-        {m for c in recipe.signals for m in getattr(SIGNALS.get(c.name), "produces", ())},
-        run,
-        specs=recipe.signals,
-        seed=seed0,
-        executor=ex,
-    )
-    train = run_scores(train, recipe.scorers, run, signals=recipe.signals, seed=seed0, executor=ex, force=force, progress=progress)
-    run.mark_step("scores", {"columns": run.score_columns()})
+    params = {**recipe.to_dict(), "dataset": loaded.spec.name}
+    with run.session(loaded.table, params, force=force, timeout=lock_timeout):
+        _record_data(run, loaded)
+        train = ensure_signals(
+            train,
+            {m for c in recipe.signals for m in getattr(SIGNALS.get(c.name), "produces", ())},
+            run,
+            specs=recipe.signals,
+            seed=seed0,
+            executor=ex,
+            force=force,
+        )
+        train = run_scores(
+            train, recipe.scorers, run, signals=recipe.signals, seed=seed0, executor=ex, force=force, progress=progress
+        )
+        run.mark_step("scores", {"columns": run.score_columns()})
 
-    arms = [SelectorArm(c.key, build(SELECTORS, c), run) for c in recipe.selectors]
-    evaluate(
-        train,
-        test,
-        arms,
-        recipe.fractions,
-        recipe.seeds,
-        recipe.model,
-        run_dir=run,
-        on_progress=(lambda i, n: progress("evaluate", i, n)) if progress else None,
-    )
-    run.mark_step("evaluate")
+        arms = [SelectorArm(c.key, build(SELECTORS, c), run) for c in recipe.selectors]
+        records = evaluate(
+            train,
+            test,
+            arms,
+            recipe.fractions,
+            recipe.seeds,
+            get_model(recipe.model, **recipe.model_params),
+            run_dir=run,
+            on_progress=(lambda i, n: progress("evaluate", i, n)) if progress else None,
+        )
+        run.mark_step("evaluate")
+        arm_names = [*(c.key for c in recipe.selectors), "random"]
+        current = {selection_key(a, Budget(fraction=f), s) for a in arm_names for f in recipe.fractions for s in recipe.seeds}
+        run.prune(set(records["key"].astype(str)), current)  # the run now describes this recipe only
 
-    run_metrics(train, recipe, run, force=force, progress=progress)
-    run.mark_step("metrics")
-    write_report(run)
-    run.mark_step("report")
+        run_metrics(train, recipe, run, force=force, progress=progress)
+        run.mark_step("metrics")
+        run.finish()  # every result is stored: the request's parameters are now the run's
+        write_report(run)
+        run.mark_step("report")
     return run
 
 
 def run_metrics(train: Table, recipe: Recipe, run: RunDir, *, force: bool = False, progress: Progress | None = None) -> None:
-    """Compute each metric on the training set and on each stored selection of the first seed."""
+    """Compute each metric on the training set and on each stored selection of the first seed.
+
+    A metric's results are stored at a slot named by the metric and its non-default
+    parameters (``vendi[q=2]/train``), so runs with other parameters are kept beside;
+    a stored result is reused only under the same key (metric, parameters, seed, rows).
+    """
     seed0 = recipe.seeds[0] if recipe.seeds else 0
-    targets: list[tuple[str, Table]] = [("train", train)]
+    targets: list[tuple[str, Table, str | None]] = [("train", train, None)]
     for arm in [c.key for c in recipe.selectors] + ["random"]:
         for f in recipe.fractions:
-            key = selection_key(arm, Budget(fraction=f), seed0)
-            if run.has_selection(key):
-                targets.append((key, train.subset(run.read_selection(key).row_ids)))
+            name = selection_key(arm, Budget(fraction=f), seed0)
+            if run.has_selection(name):
+                targets.append((name, train.subset(run.read_selection(name).row_ids), run.selection_result_key(name)))
     total = len(targets) * len(recipe.metrics)
     i = 0
     for comp in recipe.metrics:
         metric = build(METRICS, comp)
-        for target_key, subset in targets:
+        needs_ref = getattr(metric, "needs_reference", False)
+        for target_key, subset, sel_key in targets:
             i += 1
-            key = f"{comp.key}/{target_key}"
-            if run.has_metric(key) and not force:
+            slot = metric_slot(comp.name, explicit_params(metric), target_key, comp.label)
+            extra: dict[str, Any] = {"target_key": sel_key} if sel_key else {}
+            if needs_ref:
+                extra["reference"] = inputs_fingerprint(train, needs_of(metric))
+            key, provenance = component_key("metric", metric, comp.name, seed=seed0, table=subset, target=target_key, **extra)
+            if run.has_metric(slot, key) and not force:
                 continue
-            reference = train if getattr(metric, "needs_reference", False) else None
-            run.write_metric(key, metric.compute(subset, reference=reference, seed=seed0))
+            reference = train if needs_ref else None
+            run.write_metric(slot, metric.compute(subset, reference=reference, seed=seed0), key=key, provenance=provenance)
             if progress:
                 progress("metrics", i, total)

@@ -56,3 +56,59 @@ def test_refuses_other_input_unless_forced(tmp_path) -> None:
     assert rd.score_columns() == []
     m = rd.read_manifest()
     assert m["n_rows"] == 3 and "thresher_version" in m and len(m["input_fingerprint"]) == 64
+
+
+def _digits_recipe(**scorer):
+    from thresher.pipeline import Recipe
+
+    return Recipe.from_dict(
+        {
+            "data": {"dataset": "digits"},
+            "run": {"seeds": [0], "fractions": [0.5]},
+            "scorers": [{"name": "knn_distance", **scorer}],
+            "selectors": [{"name": "topk", "by": "score.knn_distance"}],
+            "metrics": [],
+        }
+    )
+
+
+def test_a_run_whose_first_step_fails_leaves_the_directory_as_it_was(tmp_path) -> None:
+    from thresher.errors import InvalidParameterError
+    from thresher.pipeline import run_recipe
+
+    # k=0 is rejected by the scorer itself, in the first step (after the run was opened)
+    with pytest.raises(InvalidParameterError, match="`k` of KNNDistance"):
+        run_recipe(_digits_recipe(k=0), tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # nothing left that would block a retry
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("the user's")
+    with pytest.raises(InvalidParameterError):
+        run_recipe(_digits_recipe(k=0), keep)
+    assert sorted(p.name for p in keep.iterdir()) == ["notes.txt"]
+    rd = run_recipe(_digits_recipe(k=3), keep)  # the retry runs
+    assert rd.read_manifest()["request"]["status"] == "finished" and rd.read_manifest()["params"]["scorers"][0]["k"] == 3
+    before = rd.manifest_path.read_bytes()
+    with pytest.raises(InvalidParameterError):
+        run_recipe(_digits_recipe(k=0), keep)
+    assert rd.manifest_path.read_bytes() == before  # the manifest claims nothing about the failed request
+
+
+def test_cli_force_discards_results_of_other_input(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from thresher.cli import app
+    from thresher.data.datasets import load_digits
+    from thresher.data.io import write_table
+
+    runner = CliRunner()
+    run = str(tmp_path / "r")
+    out = runner.invoke(app, ["score", "-d", "digits", "-s", "knn_distance", "-r", run])
+    assert out.exit_code == 0, out.output
+    write_table(load_digits().take(range(300)), tmp_path / "other.parquet")
+    args = ["score", "-d", str(tmp_path / "other.parquet"), "-s", "knn_distance", "-r", run]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2 and "holds results for other input" in out.output and "--force" in out.output
+    out = runner.invoke(app, [*args, "--force"])
+    assert out.exit_code == 0, out.output
+    assert RunDir(run).read_manifest()["n_rows"] == 300

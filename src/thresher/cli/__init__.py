@@ -9,7 +9,6 @@ Extra command groups live in modules of this package that define
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import pkgutil
 import sys
@@ -134,7 +133,7 @@ def score(
     rd, table = data_run(
         run, data, command="score", legacy_default="digits", label_column=label_column, id_column=id_column,
         group_column=group_column, embedding_columns=embedding_columns, split_column=split_column,
-        standardize=standardize, test_data=test_data,
+        standardize=standardize, test_data=test_data, force=force,
     )  # fmt: skip
     comps = [Component(s, params[s]) for s in scorer]
     if not force:
@@ -169,6 +168,7 @@ def select(
     from thresher.pipeline import Component, build
     from thresher.select.base import Budget
     from thresher.store.atomic import atomic_path
+    from thresher.store.keys import component_key
     from thresher.store.rundir import RunDir, selection_key
 
     if selector_old is not None:
@@ -189,22 +189,18 @@ def select(
     rd = RunDir(run_dir(run))
     table = train_rows(rd.read_table(with_scores=True, with_signals=True))
     keys = [(selection_key(name, b, s), b, s) for b in budgets for s in seeds]
-    wanted = json.loads(json.dumps(getattr(obj, "get_params", dict)(), default=str))
-
-    def stored(key: str) -> bool:  # the same selector with the same parameters stored it
-        if force or not rd.has_selection(key):
-            return False
-        old = rd.read_selection(key)
-        same = old.selector == getattr(obj, "name", selector)
-        return bool(same and json.loads(json.dumps(old.params, default=str)) == wanted)
-
-    reuse = {k for k, _, _ in keys if stored(k)}
-    resuming(len(reuse), len(keys), rd.path, "selections")
+    rkeys = {k: component_key("selection", obj, selector, seed=s, table=table, budget=b.to_dict()) for k, b, s in keys}
+    # stored under the same result key: the same selector, parameters and rows
+    stored = {k for k, _, _ in keys if not force and rd.has_selection(k, rkeys[k][0])}
+    resuming(len(stored), len(keys), rd.path, "selections")
     frames = []
     with threads_context(threads):
         for key, budget, s in keys:
-            sel = rd.read_selection(key) if key in reuse else obj.select(table, budget, seed=s)
-            rd.write_selection(key, sel)
+            rkey, prov = rkeys[key]
+            reuse = key in stored
+            sel = rd.read_selection(key) if reuse else obj.select(table, budget, seed=s)
+            if not reuse:
+                rd.write_selection(key, sel, key=rkey, provenance=prov)
             frames.append(sel.to_pandas().assign(selection=key) if len(keys) > 1 else sel.to_pandas())
             console.print(f"selected {len(sel)} of {table.n_rows} rows -> [bold]{rd.selection_path(key)}[/]")
     rd.mark_step(f"select/{name}", {"selector": selector, "seeds": seeds, "budgets": [b.to_dict() for b in budgets]})
@@ -233,6 +229,7 @@ def measure(
     from thresher._registry import METRICS
     from thresher.data.source import read_data
     from thresher.pipeline import Component, build
+    from thresher.store.keys import component_key, explicit_params, inputs_fingerprint, metric_slot, needs_of
     from thresher.store.rundir import RunDir
 
     own = params_for(param, targets_of(METRICS, [(metric, metric)]), "measure")[metric]
@@ -254,17 +251,22 @@ def measure(
                     f"`--selection` must be a stored selection key or name; got {s!r}; stored names are {stored_names(rd)}."
                 )
         results = {}
-        if not force:
-            resuming(sum(rd.has_metric(f"{metric}/{k}") for k in keys or ["train"]), len(keys or ["train"]), rd.path,
-                     "metric values")  # fmt: skip
+        jobs = []
         for key in keys or ["train"]:
-            store_key = f"{metric}/{key}"
-            if rd.has_metric(store_key) and not force:
+            store_key = metric_slot(metric, explicit_params(m), key)  # other parameters are stored beside
+            table = full if key == "train" else full.subset(rd.read_selection(key).row_ids)
+            extra: dict[str, Any] = {"reference": inputs_fingerprint(full, needs_of(m))} if needs_ref else {}
+            if key != "train":
+                extra["target_key"] = rd.selection_result_key(key)
+            rkey, prov = component_key("metric", m, metric, seed=seed, table=table, target=key, **extra)
+            jobs.append((key, store_key, table, rkey, prov, rd.has_metric(store_key, rkey) and not force))
+        resuming(sum(j[-1] for j in jobs), len(jobs), rd.path, "metric values")
+        for key, store_key, table, rkey, prov, stored in jobs:
+            if stored:
                 results[key] = rd.read_metrics()[store_key]
                 continue
-            table = full if key == "train" else full.subset(rd.read_selection(key).row_ids)
             result = m.compute(table, reference=full if needs_ref else None, seed=seed)
-            rd.write_metric(store_key, result)
+            rd.write_metric(store_key, result, key=rkey, provenance=prov)
             results[key] = result.to_dict()
     rd.mark_step("metrics", {"seed": seed})
     console.print_json(data=results[keys[0]] if len(results) == 1 and keys else results.get("train", results))
@@ -277,7 +279,9 @@ app.command("evaluate")(evaluate_cmd)
 def report(run: Optional[Path] = RunOpt) -> None:
     """Write the HTML report of a run directory (from stored artifacts only)."""
     from thresher.report.html import write_report
+    from thresher.store.rundir import RunDir
 
+    RunDir(run_dir(run)).require_existing("--run")  # a wrong path fails; no directory or empty report is made
     path = write_report(run_dir(run))
     console.print(f"report: [bold]{path.resolve()}[/]")
 

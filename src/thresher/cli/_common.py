@@ -322,6 +322,7 @@ def data_run(
     split_column: Optional[str] = None,
     standardize: bool = False,
     test_data: Optional[str] = None,
+    force: bool = False,
 ) -> tuple[Any, Any]:
     """Return ``(RunDir, table)``: the rows of ``--data`` stored in the run first, else the run's stored rows.
 
@@ -354,7 +355,8 @@ def data_run(
         test_path=test_data,
     )
     loaded = read_data(spec)
-    open_run(rd, loaded, {"dataset": spec.name, "step": command})
+    # --force starts the directory over only when it holds other input; else the command recomputes its own results
+    open_run(rd, loaded, {"dataset": spec.name, "step": command}, force=force and rd.holds_other_input(loaded.table))
     return rd, loaded.table
 
 

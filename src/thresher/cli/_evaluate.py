@@ -47,6 +47,8 @@ def stored_names(rd: Any) -> list[str]:
 class _Stored:
     """A stand-in selector for evaluating selections stored with ``thresher select``: it never selects."""
 
+    reads_stored = True  # the harness keys its training runs by the stored selection's own key
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -155,11 +157,12 @@ def _forget_evaluation(rd: Any, jobs: set[tuple[str, float, int]], own: set[str]
     from thresher.store.atomic import atomic_path
     from thresher.store.rundir import selection_key
 
-    df = rd.read_evaluation()
-    keep = [(str(a), round(float(f), 6), int(s)) not in jobs for a, f, s in zip(df["arm"], df["fraction"], df["seed"])]
-    if len(df) and not all(keep):
-        with atomic_path(rd.evaluation_path) as tmp:
-            pq.write_table(pa.Table.from_pandas(df[keep], preserve_index=False), tmp)
+    with rd.lock():  # a read-modify-write of a shared file
+        df = rd.read_evaluation()
+        keep = [(str(a), round(float(f), 6), int(s)) not in jobs for a, f, s in zip(df["arm"], df["fraction"], df["seed"])]
+        if len(df) and not all(keep):
+            with atomic_path(rd.evaluation_path) as tmp:
+                pq.write_table(pa.Table.from_pandas(df[keep], preserve_index=False), tmp)
     for arm, f, s in jobs:
         path = rd.selection_path(selection_key(arm, Budget(fraction=f), s))
         if arm in own and path.exists():

@@ -24,6 +24,8 @@ from thresher.evaluate.models import ReferenceModel, get_model
 from thresher.evaluate.stats import mean_ci
 from thresher.select.base import BaseSelector, Budget, Selection
 from thresher.select.random import RandomSelector
+from thresher.store.keys import component_key, fingerprint
+from thresher.store.records import dedupe_records
 from thresher.store.rundir import RunDir, selection_key
 
 __all__ = ["Arm", "SelectorArm", "FullArm", "evaluate", "summarize", "RANDOM", "FULL"]
@@ -54,14 +56,25 @@ class SelectorArm:
         self.selector = selector
         self.run_dir = run_dir
 
+    def result_key(self, train: Table, fraction: float, seed: int) -> tuple[str, dict[str, Any]]:
+        """Return the selection's result key (selector, parameters, budget, seed, rows read) and provenance."""
+        if getattr(self.selector, "reads_stored", False) and self.run_dir is not None:
+            # a stand-in for a selection stored earlier (``thresher select``): it is what it was stored as
+            name = selection_key(self.name, Budget(fraction=fraction), seed)
+            return self.run_dir.selection_digest(name), {"kind": "stored selection", "name": name}
+        return component_key(
+            "selection", self.selector, seed=seed, table=train, budget=Budget(fraction=fraction).to_dict()
+        )
+
     def select(self, train: Table, fraction: float, seed: int) -> Selection:
         budget = Budget(fraction=fraction)
-        key = selection_key(self.name, budget, seed)
-        if self.run_dir is not None and self.run_dir.has_selection(key):
-            return self.run_dir.read_selection(key)
+        name = selection_key(self.name, budget, seed)
+        key, provenance = self.result_key(train, fraction, seed)
+        if self.run_dir is not None and self.run_dir.has_selection(name, key):
+            return self.run_dir.read_selection(name)
         sel = self.selector.select(train, budget, seed=seed)
         if self.run_dir is not None:
-            self.run_dir.write_selection(key, sel)
+            self.run_dir.write_selection(name, sel, key=key, provenance={**provenance, "origin": "evaluate"})
         return sel
 
     def run(self, train: Table, test: Table, fraction: float, seed: int, model: ReferenceModel) -> dict[str, Any]:
@@ -133,30 +146,51 @@ def evaluate(
     jobs: list[tuple[Arm, float, int]] = [(a, float(f), int(s)) for a in all_arms for f in fractions for s in seeds]
     if include_full:
         jobs += [(FullArm(), 1.0, int(s)) for s in seeds]
-    done = run_dir.evaluation_done() if run_dir is not None else set()
+    done = run_dir.evaluation_keys() if run_dir is not None else set()
     records: list[dict[str, Any]] = []
+    keys: list[str] = []
     for i, (arm, frac, seed) in enumerate(jobs):
-        if (arm.name, round(frac, 6), seed) in done:
+        key, provenance = _record_key(arm, train, test, frac, seed, ref_model)
+        keys.append(key)
+        if key in done:
             if on_progress:
                 on_progress(i + 1, len(jobs))
             continue
         t0 = time.perf_counter()
         out = arm.run(train, test, frac, seed, ref_model)
-        rec = {"arm": arm.name, "fraction": frac, "seed": seed, "model": ref_model.name, **out}
+        rec = {"arm": arm.name, "fraction": frac, "seed": seed, "model": ref_model.name, **out, "key": key}
         rec["seconds"] = time.perf_counter() - t0
         log.info("evaluated %s at %.2f seed %d: accuracy %.4f", arm.name, frac, seed, rec["accuracy"])
         records.append(rec)
         if run_dir is not None:
-            run_dir.append_evaluation([rec])
+            run_dir.append_evaluation([rec], provenance=provenance)
         if on_progress:
             on_progress(i + 1, len(jobs))
     if run_dir is not None:
-        return run_dir.read_evaluation()
+        stored = run_dir.read_evaluation()  # this call's records only (other models' stay stored beside)
+        return stored[stored["key"].isin(keys)].reset_index(drop=True)
     return pd.DataFrame(records)
+
+
+def _record_key(
+    arm: Arm, train: Table, test: Table, fraction: float, seed: int, model: ReferenceModel
+) -> tuple[str, dict[str, Any]]:
+    """Return the result key of one training run: the arm's rows, the model and its parameters, the test rows."""
+    if isinstance(arm, SelectorArm):
+        arm_key = arm.result_key(train, fraction, seed)[0]
+    else:
+        arm_key = component_key("arm", arm, arm.name, seed=seed, table=train)[0]
+    return component_key(
+        "evaluation", model, getattr(model, "name", None), seed=seed, arm=arm.name, arm_key=arm_key,
+        fraction=fraction, test=fingerprint(test),
+    )
 
 
 def summarize(records: Any, confidence: float = 0.95) -> Any:
     """Return mean accuracy and a Student-t confidence interval per (arm, fraction).
+
+    Duplicated records (same result key) are counted once, with a logged warning;
+    ``attrs["n_duplicates_dropped"]`` of the result says how many were dropped.
 
     Examples
     --------
@@ -168,8 +202,14 @@ def summarize(records: Any, confidence: float = 0.95) -> Any:
     """
     import pandas as pd
 
+    records = dedupe_records(records)  # each training run counted once (warns when it drops any)
+    if "model" in records.columns and records["model"].nunique() > 1:
+        # results of several reference models are stored beside each other: never pool them
+        records = records.assign(arm=[f"{a} [{m}]" for a, m in zip(records["arm"], records["model"])])
     rows = []
     for (arm, frac), g in records.groupby(["arm", "fraction"], sort=True):
         m, lo, hi = mean_ci(g["accuracy"].to_numpy(dtype=np.float64), confidence)
         rows.append({"arm": arm, "fraction": float(frac), "n_seeds": len(g), "mean": m, "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows, columns=["arm", "fraction", "n_seeds", "mean", "ci_low", "ci_high"])
+    out = pd.DataFrame(rows, columns=["arm", "fraction", "n_seeds", "mean", "ci_low", "ci_high"])
+    out.attrs["n_duplicates_dropped"] = records.attrs.get("n_duplicates_dropped", 0)
+    return out

@@ -74,6 +74,47 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def read_bytes(path: str | os.PathLike[str]) -> bytes | None:
+    """Return the whole file read through one descriptor (``None`` if absent).
+
+    A concurrent writer renames a new file over the old one; reading through a single
+    open descriptor sees one of them whole, never a mix (pyarrow reading by path may open
+    the file twice and see both).
+    """
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def read_parquet(path: str | os.PathLike[str]) -> Any:
+    """Return the Parquet file at ``path`` as an Arrow table (``None`` if absent); a corrupt file raises ``RunDirError``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from thresher.errors import RunDirError
+
+    data = read_bytes(path)
+    if data is None:
+        return None
+    try:
+        return pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise RunDirError(
+            f"{str(path)!r} must be a readable Parquet file; it is corrupt ({exc}). "
+            "Delete it, or re-run with --force to start over."
+        ) from None
+
+
+def write_parquet(path: str | os.PathLike[str], table: Any) -> None:
+    """Write the Arrow ``table`` to ``path`` atomically."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
 def _json_default(obj: Any) -> Any:
     import numpy as np
 
