@@ -18,7 +18,7 @@ $(VENV)/.base: $(BIN)/python pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.base
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev,torch,ray,text,ot]" $(TORCH)
+	$(BIN)/pip install -q -e ".[dev,torch,ray,text,scale,ot]" $(TORCH)
 	touch $@
 
 demo: $(VENV)/.base            ## install and run the main job on the built-in digits dataset

@@ -27,6 +27,7 @@ class BaseScorer:
     higher_is_better: ClassVar[bool] = True
     requires: ClassVar[frozenset[str]] = frozenset()
     is_stochastic: ClassVar[bool] = False
+    rowwise: ClassVar[bool] = False  # see is_rowwise()
 
     @property
     def column(self) -> str:
@@ -51,6 +52,15 @@ class BaseScorer:
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
+
+    def is_rowwise(self) -> bool:
+        """Return whether a row's score depends on that row alone (and on fitted state).
+
+        Such a scorer gives the same values on any batching of the rows, so it can run
+        out of core (:func:`thresher.stream.scores.stream_scores`). The conformance suite
+        checks the claim for every scorer that makes it.
+        """
+        return type(self).rowwise
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}

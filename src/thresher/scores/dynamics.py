@@ -97,6 +97,7 @@ class EL2N(_MatrixMeanScorer):
     name = "el2n"
     higher_is_better = True
     requires = frozenset({"diet.el2n"})
+    rowwise = True
     matrix_name = "diet.el2n"
 
 
@@ -118,6 +119,7 @@ class GraNd(_MatrixMeanScorer):
     name = "grand"
     higher_is_better = True
     requires = frozenset({"diet.grand"})
+    rowwise = True
     matrix_name = "diet.grand"
 
 
@@ -168,6 +170,7 @@ class Forgetting(BaseScorer):
     name = "forgetting"
     higher_is_better = True
     requires = frozenset({"dyn.correct"})
+    rowwise = True
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         return forgetting_counts(recorded(table, "dyn.correct"))
@@ -197,6 +200,7 @@ class AUM(_MatrixMeanScorer):
     name = "aum"
     higher_is_better = True
     requires = frozenset({"dyn.margin"})
+    rowwise = True
     matrix_name = "dyn.margin"
 
 
@@ -218,6 +222,7 @@ class DataMapConfidence(_MatrixMeanScorer):
     name = "datamap_confidence"
     higher_is_better = True
     requires = frozenset({"dyn.prob"})
+    rowwise = True
     matrix_name = "dyn.prob"
 
 
@@ -239,6 +244,7 @@ class DataMapVariability(BaseScorer):
     name = "datamap_variability"
     higher_is_better = True
     requires = frozenset({"dyn.prob"})
+    rowwise = True
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         P = recorded(table, "dyn.prob")
@@ -266,6 +272,7 @@ class DataMapCorrectness(_MatrixMeanScorer):
     name = "datamap_correctness"
     higher_is_better = True
     requires = frozenset({"dyn.correct"})
+    rowwise = True
     matrix_name = "dyn.correct"
 
 
@@ -288,6 +295,7 @@ class MeanLoss(_MatrixMeanScorer):
     name = "mean_loss"
     higher_is_better = True
     requires = frozenset({"dyn.loss"})
+    rowwise = True
     matrix_name = "dyn.loss"
 
 

@@ -102,6 +102,7 @@ class Perplexity(BaseScorer):
     name = "perplexity"
     higher_is_better = False
     requires = frozenset({"text"})
+    rowwise = True
 
     def __init__(
         self, reference: Corpus | None = None, order: int = 3, kenlm_model: str | None = None, executor: Any = None
@@ -119,9 +120,16 @@ class Perplexity(BaseScorer):
             raise InvalidParameterError(f"{owner} takes exactly one of `reference` or `kenlm_model`; got "
                                         f"reference={'given' if self.reference is not None else None}, "
                                         f"kenlm_model={self.kenlm_model!r}.")
-        if self.kenlm_model is not None:
-            return KenLMModel(self.kenlm_model)
-        return NgramLM(order=self.order).fit(load_corpus(self.reference, "reference", owner))
+        # fitted once per scorer object, so scoring batch by batch (out of core) fits once
+        key = (self.order, self.kenlm_model, id(self.reference))
+        cache = self.__dict__.setdefault("_fitted_", {})
+        if key not in cache:
+            cache.clear()
+            if self.kenlm_model is not None:
+                cache[key] = KenLMModel(self.kenlm_model)
+            else:
+                cache[key] = NgramLM(order=self.order).fit(load_corpus(self.reference, "reference", owner))
+        return cache[key]
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         from thresher.text.ngram import perplexity
@@ -247,7 +255,16 @@ class DSIRWeight(BaseScorer):
         target = load_corpus(self.target, "target", owner)
         if self.raw is None:
             return model.fit_log_weights(target, texts, executor=ex)
-        return model.fit(target, raw, executor=ex).log_importance_weights(texts, executor=ex)
+        key = (self.n, self.num_buckets, self.min_words, id(self.target), id(self.raw))
+        cache = self.__dict__.setdefault("_fitted_", {})  # fitted once per scorer object (see Perplexity)
+        if key not in cache:
+            cache.clear()
+            cache[key] = model.fit(target, raw, executor=ex)
+        return cache[key].log_importance_weights(texts, executor=ex)
+
+    def is_rowwise(self) -> bool:
+        """Row-wise only with a fixed ``raw`` corpus (else the raw distribution is fitted on the table)."""
+        return self.raw is not None
 
     @classmethod
     def make_example(cls) -> DSIRWeight:
@@ -282,6 +299,7 @@ class LikelihoodRatio(BaseScorer):
     name = "likelihood_ratio"
     higher_is_better = True
     requires = frozenset({"text"})
+    rowwise = True
 
     def __init__(
         self,
@@ -311,9 +329,12 @@ class LikelihoodRatio(BaseScorer):
                 f"{owner} takes exactly one of `{which}` or `{which}_model`; got "
                 f"{which}={'given' if corpus is not None else None}, {which}_model={model!r}."
             )
-        if model is not None:
-            return CausalLM(model)
-        return NgramLM(order=self.order).fit(load_corpus(corpus, which, owner))
+        key = (which, self.order, model, id(corpus))  # fitted once per scorer object (see Perplexity)
+        cache = self.__dict__.setdefault("_fitted_", {})
+        if key not in cache:
+            cache[key] = CausalLM(model) if model is not None else NgramLM(order=self.order).fit(
+                load_corpus(corpus, which, owner))
+        return cache[key]
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         from thresher.text.likelihood import likelihood_ratio
@@ -353,6 +374,7 @@ class TextQuality(BaseScorer):
     name = "text_quality"
     higher_is_better = True
     requires = frozenset({"text"})
+    rowwise = True
 
     def __init__(self, rules: Sequence[str] | None = None, executor: Any = None) -> None:
         self.rules = rules

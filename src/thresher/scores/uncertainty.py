@@ -33,6 +33,7 @@ class SelfConfidence(BaseScorer):
     name = "self_confidence"
     higher_is_better = True
     requires = frozenset({"label", "probs"})
+    rowwise = True
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         P = table.probs
@@ -57,6 +58,7 @@ class Margin(BaseScorer):
     name = "margin"
     higher_is_better = True
     requires = frozenset({"label", "probs"})
+    rowwise = True
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         P = table.probs
@@ -85,6 +87,7 @@ class Entropy(BaseScorer):
     name = "entropy"
     higher_is_better = True
     requires = frozenset({"probs"})
+    rowwise = True
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         P = table.probs
