@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # dependency can pull a different (CUDA) torch from the registry.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-all bench lint typecheck clean
+.PHONY: demo test test-all screenshot bench lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(VENV)/.dev             ## install and run the test suite (slow tests exc
 
 test-all: $(VENV)/.dev         ## every test, slow ones included
 	$(BIN)/python -m pytest -q
+
+screenshot: $(VENV)/.base     ## the demo report checked in headless Chromium; writes runs/demo/report/screenshot.png
+	$(BIN)/thresher demo
+	$(BIN)/python -m thresher.report.browser runs/demo
 
 bench: $(VENV)/.dev            ## peer libraries for the benchmarks in benchmarks/
 	$(BIN)/pip install -q -e ".[bench]" $(TORCH)

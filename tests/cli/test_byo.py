@@ -84,3 +84,19 @@ def test_embedding_columns_take_a_list_or_a_prefix(tmp_path: Path) -> None:
         assert out.exit_code == 0, out.output
         table = RunDir(run).read_table(with_scores=False)
         np.testing.assert_array_equal(table.embeddings, csv.set_index("wine_id").loc[table.row_id, cols].to_numpy())
+
+
+def test_evaluate_reads_a_csv_directly(tmp_path: Path) -> None:
+    from thresher.data.source import read_data
+    from thresher.evaluate.models import get_model
+
+    wine = str(ROOT / "docs" / "examples" / "wine.csv")
+    run = str(tmp_path / "r")
+    out = runner.invoke(app, ["evaluate", "-d", wine, "--label-column", "cultivar", "--id-column", "wine_id",
+                              "--standardize", "-S", "kcenter", "--fraction", "0.3", "--seed", "0", "-r", run])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    ev = RunDir(run).read_evaluation()
+    assert set(ev["arm"]) == {"kcenter", "random", "full"}
+    d = read_data(wine, label_column="cultivar", id_column="wine_id", standardize=True)  # the same reader, by hand
+    acc = get_model("logreg").fit_score(d.train.embeddings, d.train.labels, d.test.embeddings, d.test.labels, seed=0)
+    assert float(ev.loc[ev["arm"] == "full", "accuracy"].iloc[0]) == pytest.approx(acc, abs=1e-12)

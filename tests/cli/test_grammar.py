@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,14 @@ def test_select_takes_several_budgets_and_seeds(tmp_path: Path) -> None:
             expected = RandomSelector().select(train, b, seed=s).row_ids
             np.testing.assert_array_equal(rd.read_selection(f"random__{key}__s={s}").row_ids, expected)
     out = runner.invoke(app, ["select", "-S", "random", "--fraction", "0.1,0.2", "--seed", "0", "-r", run])
-    assert "resuming: 2 of 2 selections already stored" in out.stdout
+    assert "resuming: 2 of 2 selections already stored" in out.output
+    top = ["select", "-S", "topk", "-p", "topk.by=score.margin", "--fraction", "0.1", "-r", run]
+    assert runner.invoke(app, top).exit_code == 0
+    out = runner.invoke(app, [*top, "-p", "topk.largest=false"])  # other parameters: selected again, not reused
+    assert out.exit_code == 0 and "resuming" not in out.output, out.output
+    scores = rd.read_scores().set_index("row_id").loc[train.row_id, "score.margin"].to_numpy()
+    lowest = set(train.row_id[np.argsort(scores, kind="stable")[: round(0.1 * train.n_rows)]])
+    assert set(rd.read_selection("topk__f=0.1__s=0").row_ids) == lowest
 
 
 def test_evaluate_uses_selections_stored_with_select(tmp_path: Path) -> None:
@@ -147,9 +155,9 @@ def test_evaluate_uses_selections_stored_with_select(tmp_path: Path) -> None:
     out = runner.invoke(app, ["evaluate", "--selection", "far", "--fraction", "0.5", "-r", run])
     assert out.exit_code == 2 and "thresher select" in out.output  # not stored at 0.5: says how to store it
     out = runner.invoke(app, ["evaluate", "--selection", "far", "-r", run])
-    assert "resuming: 6 of 6 training runs already stored" in out.stdout  # far, random and full, 2 seeds each
+    assert "resuming: 6 of 6 training runs already stored" in out.output  # far, random and full, 2 seeds each
     out = runner.invoke(app, ["evaluate", "--selection", "far", "-r", run, "--force"])
-    assert out.exit_code == 0 and "resuming" not in out.stdout
+    assert out.exit_code == 0 and "resuming" not in out.output
     assert len(RunDir(run).read_evaluation()) == len(ev)
 
 
@@ -159,10 +167,14 @@ def test_default_run_directory_is_the_same_for_every_command(tmp_path: Path, mon
     assert runner.invoke(app, ["select", "-S", "topk", "-p", "topk.by=score.margin", "--fraction", "0.5"]).exit_code == 0
     out = runner.invoke(app, ["measure", "-m", "vendi", "--selection", "topk"])
     assert out.exit_code == 0, out.output
+    again = runner.invoke(app, ["measure", "-m", "vendi", "--selection", "topk"])
+    first, stored = json.loads(out.stdout), json.loads(again.stdout)
+    assert stored["value"] == first["value"] and stored["params"] == first["params"]
+    assert "resuming: 1 of 1 metric values" in again.stderr
     rd = RunDir(tmp_path / "runs" / "default")
     assert rd.has_score("score.margin") and rd.has_selection("topk__f=0.5__s=0") and rd.has_metric("vendi/topk__f=0.5__s=0")
     out = runner.invoke(app, ["score", "-s", "margin"])  # no --data: the run's stored rows
-    assert out.exit_code == 0 and "resuming: 1 of 1 scores already stored in runs/default" in out.stdout
+    assert out.exit_code == 0 and "resuming: 1 of 1 scores already stored in runs/default" in out.output
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["default"]
 
 

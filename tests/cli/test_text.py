@@ -55,3 +55,15 @@ def test_demo_from_recipe(tmp_path: Path) -> None:
     sel = summary["selections"]
     assert sel["dsir-resample"]["target_share"] > 0.8 > sel["random"]["target_share"]
     assert len(RunDir(run).selection_keys()) == 4
+
+
+def test_embed_model_dir_and_the_old_model_spelling(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.txt"
+    docs.write_text("one document\nanother document\n")
+    run = str(tmp_path / "run")
+    assert runner.invoke(app, ["text", "read", str(docs), "-r", run]).exit_code == 0
+    with pytest.warns(FutureWarning, match="--model-dir"):
+        out = runner.invoke(app, ["text", "embed", "-r", run, "--model", str(tmp_path / "no-such-model")])
+    assert "deprecated" in out.stderr and out.exit_code != 0  # the old spelling reaches the same (missing) directory
+    new = runner.invoke(app, ["text", "embed", "-r", run, "--model-dir", str(tmp_path / "no-such-model")])
+    assert new.exit_code == out.exit_code and "deprecated" not in new.stderr

@@ -189,13 +189,15 @@ def select(
     rd = RunDir(run_dir(run))
     table = train_rows(rd.read_table(with_scores=True, with_signals=True))
     keys = [(selection_key(name, b, s), b, s) for b in budgets for s in seeds]
-    if not force:
-        resuming(sum(rd.has_selection(k) for k, _, _ in keys), len(keys), rd.path, "selections")
+    rkeys = {k: component_key("selection", obj, selector, seed=s, table=table, budget=b.to_dict()) for k, b, s in keys}
+    # stored under the same result key: the same selector, parameters and rows
+    stored = {k for k, _, _ in keys if not force and rd.has_selection(k, rkeys[k][0])}
+    resuming(len(stored), len(keys), rd.path, "selections")
     frames = []
     with threads_context(threads):
         for key, budget, s in keys:
-            rkey, prov = component_key("selection", obj, selector, seed=s, table=table, budget=budget.to_dict())
-            reuse = rd.has_selection(key, rkey) and not force  # stored under the same key: same selector, params, rows
+            rkey, prov = rkeys[key]
+            reuse = key in stored
             sel = rd.read_selection(key) if reuse else obj.select(table, budget, seed=s)
             if not reuse:
                 rd.write_selection(key, sel, key=rkey, provenance=prov)
@@ -249,6 +251,7 @@ def measure(
                     f"`--selection` must be a stored selection key or name; got {s!r}; stored names are {stored_names(rd)}."
                 )
         results = {}
+        jobs = []
         for key in keys or ["train"]:
             store_key = metric_slot(metric, explicit_params(m), key)  # other parameters are stored beside
             table = full if key == "train" else full.subset(rd.read_selection(key).row_ids)
@@ -256,7 +259,10 @@ def measure(
             if key != "train":
                 extra["target_key"] = rd.selection_result_key(key)
             rkey, prov = component_key("metric", m, metric, seed=seed, table=table, target=key, **extra)
-            if rd.has_metric(store_key, rkey) and not force:
+            jobs.append((key, store_key, table, rkey, prov, rd.has_metric(store_key, rkey) and not force))
+        resuming(sum(j[-1] for j in jobs), len(jobs), rd.path, "metric values")
+        for key, store_key, table, rkey, prov, stored in jobs:
+            if stored:
                 results[key] = rd.read_metrics()[store_key]
                 continue
             result = m.compute(table, reference=full if needs_ref else None, seed=seed)

@@ -109,34 +109,25 @@ def deprecated(old: str, new: str, command: str) -> None:
 
 
 def resuming(n_done: int, n_total: int, run: Path, what: str = "steps") -> None:
-    """Print one line saying how much of the work is already stored (nothing when none is)."""
+    """Print one line (on stderr: stdout stays data) saying how much work is already stored (nothing when none is)."""
     if n_done:
-        console.print(f"resuming: {n_done} of {n_total} {what} already stored in {run} (--force recomputes them)")
+        err.print(f"resuming: {n_done} of {n_total} {what} already stored in {run} (--force recomputes them)")
 
 
 @contextlib.contextmanager
 def threads_context(n: Optional[int]) -> Iterator[None]:
-    """Limit BLAS and torch threads to ``n`` for the command (``None``: the library's default).
+    """Limit BLAS and torch threads to ``n`` for the command (``None``: the library's setting).
 
-    Uses ``thresher._threads.thread_limit`` when that module provides it (the one
-    ``threads`` setting of the library); otherwise threadpoolctl for BLAS/OpenMP pools.
+    This is :func:`thresher._threads.thread_limit`, the one ``threads`` setting of the library.
     """
     if n is None:
         yield
         return
     if n < 1:
         raise InvalidParameterError(f"`--threads` must be a positive integer; got {n}.")
-    try:
-        from thresher._threads import thread_limit  # type: ignore[attr-defined]
-    except ImportError:
-        thread_limit = None
-    if thread_limit is not None:
-        with thread_limit(n):
-            yield
-        return
-    from threadpoolctl import threadpool_limits
+    from thresher._threads import thread_limit
 
-    with threadpool_limits(limits=n):
+    with thread_limit(n):
         yield
 
 

@@ -8,7 +8,14 @@ from typing import Any, Optional
 import typer
 
 from thresher.cli._common import (
+    EmbeddingColumnsOpt,
     ForceOpt,
+    GroupColumnOpt,
+    IdColumnOpt,
+    LabelColumnOpt,
+    SplitColumnOpt,
+    StandardizeOpt,
+    TestDataOpt,
     FractionsOpt,
     ParamOpt,
     RunOpt,
@@ -16,6 +23,7 @@ from thresher.cli._common import (
     ThreadsOpt,
     Bars,
     console,
+    data_run,
     deprecated,
     params_for,
     parse_fractions,
@@ -78,6 +86,16 @@ def evaluate_cmd(
     seed: list[str] = SeedsOpt,
     seeds_old: Optional[str] = typer.Option(None, "--seeds", hidden=True),
     model: str = typer.Option("logreg", "--model", metavar="NAME", help="Reference model registry name."),
+    data: Optional[str] = typer.Option(
+        None, "--data", "-d", metavar="DATA", help="Store this dataset or file in the run first [default: the run's rows]."
+    ),
+    label_column: Optional[str] = LabelColumnOpt,
+    id_column: Optional[str] = IdColumnOpt,
+    group_column: Optional[str] = GroupColumnOpt,
+    embedding_columns: Optional[str] = EmbeddingColumnsOpt,
+    split_column: Optional[str] = SplitColumnOpt,
+    standardize: bool = StandardizeOpt,
+    test_data: Optional[str] = TestDataOpt,
     threads: Optional[int] = ThreadsOpt,
     force: bool = ForceOpt,
 ) -> None:
@@ -93,6 +111,11 @@ def evaluate_cmd(
         deprecated("--fractions", "`--fraction` (repeat or comma-separate)", "evaluate")
     if seeds_old is not None:
         deprecated("--seeds", "`--seed` (repeat or comma-separate)", "evaluate")
+    if data is not None:
+        data_run(
+            run, data, command="evaluate", label_column=label_column, id_column=id_column, group_column=group_column,
+            embedding_columns=embedding_columns, split_column=split_column, standardize=standardize, test_data=test_data,
+        )  # fmt: skip
     rd = RunDir(run_dir(run))
     full = rd.read_table(with_scores=True)
     if not full.has("split"):

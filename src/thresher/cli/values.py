@@ -145,8 +145,10 @@ def issues_cmd(
         run, data, command="issues", label_column=label_column, id_column=id_column,
         embedding_columns=embedding_columns, split_column=split_column, standardize=standardize,
     )  # fmt: skip
-    if not force and "issues" in rd.read_manifest().get("steps", {}) and rd.has_score("flag.outlier"):
-        resuming(1, 1, rd.path, "issue reports")
+    settings = {"filter_by": filter_by, "seed": seed, "threshold": threshold, "outlier_k": outlier_k, "split": split}
+    done = rd.read_manifest().get("steps", {}).get("issues", {})
+    if not force and rd.has_score("flag.outlier") and all(done.get(k, "?") == v for k, v in settings.items()):
+        resuming(1, 1, rd.path, "issue reports with these settings")
         return
     if table.has("split") and split is not None:
         table = table.take(np.asarray(table.column("split")).astype(str) == split)
@@ -154,7 +156,7 @@ def issues_cmd(
     out_dir = rd.path / ISSUES_DIR
     with threads_context(threads):
         _issues(rd, table, ids, out_dir, filter_by, threshold, outlier_k, seed)
-    rd.mark_step("issues", {"filter_by": filter_by, "seed": seed})
+    rd.mark_step("issues", settings)
 
 
 def _issues(rd: Any, table: Any, ids: Any, out_dir: Path, filter_by: str, threshold: Optional[float], outlier_k: int,

@@ -131,12 +131,8 @@ class DataSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields that differ from their defaults (what a recipe would write)."""
-        default = DataSpec(dataset="-")
-        return {
-            k: getattr(self, k)
-            for k in self.keys()
-            if getattr(self, k) != getattr(default, k) or k == "dataset" and self.dataset is not None
-        }
+        default = DataSpec()  # not checked: only its field defaults are read
+        return {k: getattr(self, k) for k in self.keys() if getattr(self, k) != getattr(default, k)}
 
     @property
     def name(self) -> str:

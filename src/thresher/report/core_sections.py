@@ -6,11 +6,13 @@ retrains a model) and returns a :class:`Section` or ``None`` when it has nothing
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from thresher.report.model import Block, Figure, Paragraph, Section, TableBlock
+from thresher.report.palette import FULL_COLOR, line_style, run_palette
 from thresher.store.rundir import RunDir
 
 __all__ = ["build_overview", "build_curves", "build_scores", "build_examples", "build_metrics", "CORE_BUILDERS"]
@@ -64,6 +66,38 @@ def build_overview(run: RunDir) -> Section | None:
     return Section("Run", [TableBlock(["", ""], rows)])
 
 
+def _join(values: list[float]) -> str:
+    """``[0.1, 0.3, 0.5]`` -> ``"0.1, 0.3 and 0.5"``."""
+    parts = [f"{v:g}" for v in values]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _verdicts(summary: Any, arms: list[str]) -> str:
+    """One sentence per arm: at which fractions its interval lies wholly above or below random's mean."""
+    from thresher.evaluate.harness import RANDOM
+
+    rnd = summary[summary["arm"] == RANDOM].set_index("fraction")["mean"]
+    out = []
+    for arm in arms:
+        if arm == RANDOM:
+            continue
+        s = summary[summary["arm"] == arm].set_index("fraction")
+        above = [float(f) for f in s.index if f in rnd.index and s.loc[f, "ci_low"] > rnd[f]]
+        below = [float(f) for f in s.index if f in rnd.index and s.loc[f, "ci_high"] < rnd[f]]
+        if above and below:
+            out.append(f"{arm} is above random at {_join(above)} and below it at {_join(below)}.")
+        elif above or below:
+            out.append(f"{arm} is {'above' if above else 'below'} random at {_join(above or below)}.")
+        else:
+            out.append(f"{arm}'s interval includes random's mean at every fraction.")
+    if not out:
+        return ""
+    return (
+        "Against random's mean accuracy at the same fraction, counting an arm as above (below) where its whole "
+        "95% interval is: " + " ".join(out)
+    )
+
+
 def build_curves(run: RunDir) -> Section | None:
     from thresher.evaluate.harness import FULL, RANDOM, summarize
 
@@ -71,6 +105,7 @@ def build_curves(run: RunDir) -> Section | None:
     if len(records) == 0:
         return None
     summary = summarize(records)
+    palette = run_palette(run)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     full = summary[summary["arm"] == FULL]
@@ -78,35 +113,34 @@ def build_curves(run: RunDir) -> Section | None:
     arms.sort(key=lambda a: (a != RANDOM, a))
     for arm in arms:
         s = summary[summary["arm"] == arm].sort_values("fraction")
-        style = {"color": "black", "linestyle": "--", "linewidth": 2} if arm == RANDOM else {}
+        style = line_style(arm, palette)
         ax.plot(s["fraction"], s["mean"], marker="o", label=arm, **style)
-        ax.fill_between(s["fraction"], s["ci_low"], s["ci_high"], alpha=0.15, **({"color": "black"} if arm == RANDOM else {}))
+        ax.fill_between(s["fraction"], s["ci_low"], s["ci_high"], alpha=0.15, color=style["color"], linewidth=0)
     if len(full):
-        ax.axhline(float(full["mean"].iloc[0]), color="gray", linestyle=":", label="full data")
+        ax.axhline(float(full["mean"].iloc[0]), color=FULL_COLOR, linestyle=":", label="full data")
     ax.set_xlabel("fraction of training rows kept")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     n_seeds = int(records["seed"].nunique())
     model = str(records["model"].iloc[0]) if "model" in records.columns else "?"
-    wide = summary.assign(cell=[f"{m:.4f} ± {(h - lo) / 2:.4f}" for m, lo, h in zip(summary["mean"], summary["ci_low"], summary["ci_high"])])
-    table = wide.pivot(index="arm", columns="fraction", values="cell").reset_index()
+    part = summary[summary["arm"] != FULL]
+    cells = [f"{m:.4f} ± {(h - lo) / 2:.4f}" for m, lo, h in zip(part["mean"], part["ci_low"], part["ci_high"])]
+    table = part.assign(cell=cells).pivot(index="arm", columns="fraction", values="cell").reset_index()
     table.columns = [str(c) for c in table.columns]
+    caption = "Mean test accuracy ± half-width of the 95% confidence interval, per keep fraction."
+    if len(full):
+        f = full.iloc[0]
+        n_full = int(records.loc[records["arm"] == FULL, "n_train"].iloc[0]) if "n_train" in records.columns else None
+        rows = f" ({n_full} rows)" if n_full else ""
+        caption += f" Full training data{rows}: {f['mean']:.4f} ± {(f['ci_high'] - f['ci_low']) / 2:.4f}."
     blocks: list[Block] = [
         Figure.from_matplotlib(fig, f"Test accuracy (mean and 95% CI over {n_seeds} seeds) of model '{model}' trained on each selection, against random selection at the same budget and the full data."),
-        TableBlock.from_pandas(table, "Mean accuracy ± half-width of the 95% confidence interval per keep fraction."),
+        TableBlock.from_pandas(table, caption),
     ]
-    rnd = summary[summary["arm"] == RANDOM].set_index("fraction")["mean"]
-    wins = []
-    for arm in arms:
-        if arm == RANDOM:
-            continue
-        s = summary[summary["arm"] == arm].set_index("fraction")
-        better = [f for f in s.index if f in rnd.index and s.loc[f, "ci_low"] > rnd[f]]
-        worse = [f for f in s.index if f in rnd.index and s.loc[f, "ci_high"] < rnd[f]]
-        wins.append(f"{arm}: above random (CI clear of random's mean) at {better or 'no'} fraction(s); below at {worse or 'no'}.")
-    if wins:
-        blocks.append(Paragraph(" ".join(wins)))
+    verdicts = _verdicts(summary, arms)
+    if verdicts:
+        blocks.append(Paragraph(verdicts))
     return Section("Accuracy versus fraction kept", blocks)
 
 
@@ -150,7 +184,7 @@ def build_examples(run: RunDir, n_show: int = 10) -> Section | None:
     pixels = table.matrix("pixels")
     classes = table.meta.get("class_names")
     labels = table.labels if table.has("label") else None
-    fig, axes = plt.subplots(2 * len(cols), n_show, figsize=(n_show * 0.9, 2 * len(cols) * 1.05), squeeze=False)
+    fig, axes = plt.subplots(2 * len(cols), n_show, figsize=(n_show * 1.0, 2 * len(cols) * 1.25), squeeze=False)
     for ci, c in enumerate(cols):
         v = table.column(c).astype(np.float64)
         ok = np.flatnonzero(np.isfinite(v))
@@ -164,24 +198,47 @@ def build_examples(run: RunDir, n_show: int = 10) -> Section | None:
                     ax.imshow(pixels[pos[j]].reshape(shape), cmap="gray_r")
                     if labels is not None:
                         lab = labels[pos[j]]
-                        ax.set_title(str(classes[int(lab)]) if classes else str(lab), fontsize=6)
-            axes[row, 0].text(-0.3, 0.5, f"{c}\n{name}", transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=7)
-    fig.subplots_adjust(left=0.15, wspace=0.05, hspace=0.45)
+                        ax.set_title(str(classes[int(lab)]) if classes else str(lab), fontsize=11)
+            axes[row, 0].text(-0.2, 0.5, f"{c}\n{name}", transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=10)
+    fig.subplots_adjust(left=0.2, wspace=0.08, hspace=0.5)
     return Section(
         "Lowest- and highest-scored examples",
         [Figure.from_matplotlib(fig, "For each score: the lowest-scored (top row) and highest-scored (bottom row) training images, titled with their given label.")],
     )
 
 
+_TARGET = re.compile(r"^(?P<arm>.+?)__(?:f=(?P<f>[0-9.eE+-]+)|n=(?P<n>\d+))(?:__cost=[^_]+)?(?:__s=(?P<s>-?\d+))?$")
+
+
+def _target(key: str) -> tuple[str, str, str]:
+    """Split a metric target (``train`` or a selection key) into (selection, budget, seed)."""
+    if key == "train":
+        return "all training rows", "1", ""
+    m = _TARGET.match(key)
+    if not m:
+        return key, "", ""
+    return m["arm"], m["f"] or f"n={m['n']}", m["s"] or ""
+
+
 def build_metrics(run: RunDir) -> Section | None:
     metrics = run.read_metrics()
     if not metrics:
         return None
-    rows = []
+    values: dict[tuple[str, str, str], dict[str, str]] = {}
+    params: dict[str, str] = {}
     for key, m in sorted(metrics.items()):
-        params = ", ".join(f"{k}={v}" for k, v in sorted(m.get("params", {}).items()) if v is not None)
-        rows.append([key, m.get("name", ""), f"{m.get('value', float('nan')):.4f}", params])
-    return Section("Set metrics", [TableBlock(["key", "metric", "value", "parameters"], rows)])
+        metric, _, target = key.partition("/")
+        v = m.get("value")
+        cell = f"{v:.4f}" if isinstance(v, (int, float)) and np.isfinite(v) else "—"
+        values.setdefault(_target(target or "train"), {})[metric] = cell
+        params[metric] = ", ".join(f"{k}={v}" for k, v in sorted(m.get("params", {}).items()) if v is not None)
+    names = sorted(params)
+    show_seed = len({t[2] for t in values if t[2]}) > 1
+    order = sorted(values, key=lambda t: (t[0] != "all training rows", t[0], float(t[1]) if t[1][:1].isdigit() else 0.0))
+    rows = [[t[0], t[1], *([t[2]] if show_seed else []), *(values[t].get(n, "—") for n in names)] for t in order]
+    head = ["selection", "fraction", *(["seed"] if show_seed else []), *names]
+    caption = "Set metrics of each stored selection. " + " ".join(f"{n}: {params[n] or 'defaults'}." for n in names)
+    return Section("Set metrics", [TableBlock(head, rows, caption)])
 
 
 CORE_BUILDERS = [

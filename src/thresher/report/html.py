@@ -11,7 +11,7 @@ import pkgutil
 from pathlib import Path
 
 from thresher.report.core_sections import CORE_BUILDERS
-from thresher.report.model import Figure, Paragraph, Report, Section, TableBlock
+from thresher.report.model import Figure, Paragraph, Report, Section, TableBlock, cell
 from thresher.store.atomic import write_text
 from thresher.store.rundir import RunDir
 
@@ -20,11 +20,17 @@ __all__ = ["build_report", "render_html", "write_report"]
 log = logging.getLogger(__name__)
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{border-bottom:2px solid #4477aa;padding-bottom:.2em}h2{margin-top:1.8em;color:#335}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-th{background:#eef}figure{margin:1em 0}figcaption,.caption{color:#555;font-size:.85em}img{max-width:100%}
-nav a{margin-right:1em}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;
+line-height:1.45}
+h1{border-bottom:2px solid #4477aa;padding-bottom:.2em;font-size:1.7em}h2{margin-top:1.8em;color:#335}
+.table-wrap{max-width:100%;overflow-x:auto;margin:.6em 0}
+table{border-collapse:collapse;font-size:.9em;font-variant-numeric:tabular-nums}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#eef}td,th{white-space:nowrap}td.text{white-space:normal;min-width:14em;max-width:40em}
+figure{margin:1em 0}figcaption,.caption{color:#555;font-size:.85em;margin-top:.3em}img{max-width:100%;height:auto}
+nav{line-height:1.9}nav a{margin-right:1.2em;display:inline-block}
+@media (max-width:760px){body{margin:1em auto}table{font-size:.8em}td,th{padding:.2em .4em}}
 """
 
 
@@ -52,19 +58,27 @@ def build_report(run: RunDir) -> Report:
     return Report(f"thresher report: {name}", sections)
 
 
+def _td(text: str) -> str:
+    """A cell: numbers and names stay on one line (the table scrolls); long text wraps."""
+    return f"<td class='text'>{html.escape(text)}</td>" if len(text) > 32 else f"<td>{html.escape(text)}</td>"
+
+
 def _block_html(block: object) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{html.escape(block.text)}</p>"
     if isinstance(block, TableBlock):
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in block.columns)
         thead = f"<thead><tr>{head}</tr></thead>" if any(str(c) for c in block.columns) else ""
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in block.rows)
+        body = "".join("<tr>" + "".join(_td(cell(v)) for v in row) + "</tr>" for row in block.rows)
         cap = f"<div class='caption'>{html.escape(block.caption)}</div>" if block.caption else ""
-        return f"<table>{thead}<tbody>{body}</tbody></table>{cap}"
+        # a wide table scrolls inside its box instead of widening the page
+        return f"<div class='table-wrap'><table>{thead}<tbody>{body}</tbody></table></div>{cap}"
     if isinstance(block, Figure):
         data = base64.b64encode(block.png).decode("ascii")
+        w, h = block.size
+        dims = f" width='{round(w / block.scale)}' height='{round(h / block.scale)}'" if w else ""
         return (
-            f"<figure><img alt='{html.escape(block.caption)}' src='data:image/png;base64,{data}'/>"
+            f"<figure><img alt='{html.escape(block.caption)}'{dims} src='data:image/png;base64,{data}'/>"
             f"<figcaption>{html.escape(block.caption)}</figcaption></figure>"
         )
     raise TypeError(f"unknown report block {type(block).__name__}")
@@ -75,9 +89,10 @@ def render_html(report: Report) -> str:
     anchors = [f"s{i}" for i in range(len(report.sections))]
     nav = "".join(f"<a href='#{a}'>{html.escape(s.title)}</a>" for a, s in zip(anchors, report.sections))
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(report.title)}</h1><nav>{nav}</nav>",
+        f"<h1>{html.escape(report.title)}</h1><nav aria-label='contents'>{nav}</nav>",
     ]
     for a, s in zip(anchors, report.sections):
         parts.append(f"<h2 id='{a}'>{html.escape(s.title)}</h2>")

@@ -13,6 +13,7 @@ from typing import Any
 
 from thresher.metrics.representativeness import KEY_PREFIX
 from thresher.report.model import Block, Figure, Paragraph, Section, TableBlock
+from thresher.report.palette import line_style, run_palette
 from thresher.store.rundir import RunDir
 
 __all__ = ["ORDER", "build", "collect"]
@@ -60,7 +61,7 @@ def _fmt(v: Any, spec: str = "{:.3f}") -> str:
     return "" if v is None else spec.format(v)
 
 
-def _figure(rows: list[dict[str, Any]], acc: dict[tuple[str, float], float]) -> Figure:
+def _figure(rows: list[dict[str, Any]], acc: dict[tuple[str, float], float], palette: dict[str, str]) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,7 +77,7 @@ def _figure(rows: list[dict[str, Any]], acc: dict[tuple[str, float], float]) -> 
         for arm in arms:
             pts = sorted((f, a) for (name, f), a in acc.items() if name == arm)
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=arm)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=arm, **line_style(arm, palette))
         ax.set_xlabel("fraction kept")
         ax.set_title("mean test accuracy")
         ax_i = 1
@@ -85,12 +86,18 @@ def _figure(rows: list[dict[str, Any]], acc: dict[tuple[str, float], float]) -> 
         for arm in arms:
             pts = sorted((r["fraction"], r[col]) for r in rows if r["arm"] == arm and r[col] is not None)
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=arm)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=arm, **line_style(arm, palette))
         ax.set_xlabel("fraction kept")
         ax.set_title(title)
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=9)
     fig.tight_layout()
     return Figure.from_matplotlib(fig, "Accuracy (left, when evaluated) next to how well each selection covers the data.")
+
+
+def _without_empty_columns(head: list[str], rows: list[list[str]], caption: str) -> TableBlock:
+    """Drop the columns no row has a value in (e.g. group TV for data without groups)."""
+    keep = [j for j in range(len(head)) if any(r[j] for r in rows)]
+    return TableBlock([head[j] for j in keep], [[r[j] for j in keep] for r in rows], caption)
 
 
 def build(run: RunDir) -> Section | None:
@@ -122,8 +129,8 @@ def build(run: RunDir) -> Section | None:
             "Drift p: kNN two-sample permutation test of the subset against the rows left out "
             "(small = the subset looks unlike the rest)."
         ),
-        _figure(rows, acc),
-        TableBlock(
+        _figure(rows, acc, run_palette(run)),
+        _without_empty_columns(
             ["arm", "fraction", "accuracy", "coverage", "density", "Vendi ratio", "class TV", "group TV", "drift p"],
             table_rows,
             "Representativeness of each stored selection (first seed).",
