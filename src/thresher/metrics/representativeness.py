@@ -47,7 +47,9 @@ def _proportions(values: np.ndarray) -> dict[str, float]:
 
 
 def _tv(p: dict[str, float], q: dict[str, float]) -> float:
-    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in set(p) | set(q))
+    # summed in sorted order: iterating a set of strings depends on PYTHONHASHSEED, and
+    # float addition is not associative, so a set order changed the last bits run to run
+    return 0.5 * float(sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in sorted(set(p) | set(q))))
 
 
 def subset_representativeness(
