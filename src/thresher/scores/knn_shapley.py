@@ -20,7 +20,7 @@ from thresher._registry import register_scorer
 from thresher._validation import check_choice, check_int, check_matrix, fail
 from thresher.data.table import Table
 from thresher.errors import DataError, LengthMismatchError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.scores.base import BaseScorer
 from thresher.scores.valuation import resolve_valid, scatter_values
 
@@ -154,7 +154,7 @@ def knn_shapley(
 
     shards = make_shards(Xte.shape[0], shard_size=batch_size)
     total = np.zeros(Xtr.shape[0])
-    for i, part in enumerate((executor or LocalExecutor()).map(run, shards)):
+    for i, part in enumerate(get_executor(executor).map(run, shards)):
         total += part
         log.debug("knn_shapley: shard %d/%d done", i + 1, len(shards))
     return total / Xte.shape[0]
