@@ -28,7 +28,7 @@ import numpy as np
 from thresher._validation import check_choice, check_int, check_matrix
 from thresher.data.scales import warn_if_unscaled
 from thresher.errors import InvalidParameterError, MissingDependencyError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 
 __all__ = ["knn", "KNNResult", "pairwise_sq_dists"]
 
@@ -216,7 +216,7 @@ def _knn_numpy(
         return best_d[:, :k], best_i[:, :k]
 
     shards = make_shards(Q.shape[0], shard_size=max(1, block_queries))
-    parts = list((executor or LocalExecutor()).map(run, shards))
+    parts = list(get_executor(executor).map(run, shards))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]).astype(np.int64)
 
 
@@ -254,7 +254,7 @@ def _knn_sklearn(
     # locally one shard (scikit-learn chunks and threads internally); on another executor
     # query blocks become shards
     size = Q.shape[0] if executor is None else max(1, block_queries)
-    parts = list((executor or LocalExecutor()).map(run, make_shards(Q.shape[0], shard_size=max(1, size))))
+    parts = list(get_executor(executor).map(run, make_shards(Q.shape[0], shard_size=max(1, size))))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

@@ -193,6 +193,17 @@ def _record_data(run: RunDir, loaded: LoadedData) -> dict[str, Any]:
     return manifest
 
 
+def on_executor(component: Any, executor: str) -> Any:
+    """Let a recipe's ``[run] executor`` reach a component that shards its work.
+
+    Only a component that takes an ``executor`` and left it at the local default gets it,
+    by name (names keep result keys stable; an Executor object's repr would not).
+    """
+    if executor != "local" and getattr(component, "executor", "absent") in (None, "local"):
+        component.executor = executor
+    return component
+
+
 def ensure_signals(
     table: Table,
     names: set[str] | frozenset[str],
@@ -266,7 +277,7 @@ def run_scores(
     and the signals the scorer reads; a stored column under another key is recomputed.
     """
     for i, comp in enumerate(scorers):
-        scorer = build(SCORERS, comp)
+        scorer = on_executor(build(SCORERS, comp), getattr(executor, "name", "local"))
         column = f"score.{comp.label}" if comp.label else scorer.column
         train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor, force=force)
         # earlier scorers' columns are visible to later ones (e.g. `fuse` reads them); the key
@@ -343,7 +354,7 @@ def _run_recipe(
         )
         run.mark_step("scores", {"columns": run.score_columns()})
 
-        arms = [SelectorArm(c.key, build(SELECTORS, c), run) for c in recipe.selectors]
+        arms = [SelectorArm(c.key, on_executor(build(SELECTORS, c), ex.name), run) for c in recipe.selectors]
         records = evaluate(
             train,
             test,
@@ -384,7 +395,7 @@ def run_metrics(train: Table, recipe: Recipe, run: RunDir, *, force: bool = Fals
     total = len(targets) * len(recipe.metrics)
     i = 0
     for comp in recipe.metrics:
-        metric = build(METRICS, comp)
+        metric = on_executor(build(METRICS, comp), recipe.executor)
         needs_ref = getattr(metric, "needs_reference", False)
         for target_key, subset, sel_key in targets:
             i += 1

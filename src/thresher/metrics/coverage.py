@@ -35,7 +35,7 @@ from thresher._registry import register_metric
 from thresher._validation import check_float, check_int, check_matrix, fail
 from thresher.data.table import Table
 from thresher.errors import InvalidParameterError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.metrics.base import BaseMetric, MetricResult
 from thresher.neighbors import knn, pairwise_sq_dists
 
@@ -166,7 +166,7 @@ def prdc(
     log_miss_y = np.zeros(m)
     recall_parts, nearest_parts, log_miss_x_parts = [], [], []
     shards = make_shards(n, shard_size=block_x)
-    for part in (executor or LocalExecutor()).map(run, shards):
+    for part in get_executor(executor).map(run, shards):
         count += part["count"]
         log_miss_y += part["log_miss_y"]
         recall_parts.append(part["recall"])

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.metrics.kernels import Kernel, cross_kernel
 from thresher.metrics.row_sources import read_rows, take_rows
 
@@ -41,7 +41,7 @@ def feature_gram(
     shards = make_shards(n, shard_size=shard_size)
     G: np.ndarray | None = None
     diag = 0.0
-    for g, s in (executor or LocalExecutor()).map(run, shards):  # summed in shard order: executor-independent
+    for g, s in get_executor(executor).map(run, shards):  # summed in shard order: executor-independent
         G = g if G is None else G + g
         diag += s
     assert G is not None

@@ -16,7 +16,7 @@ from thresher._typing import Seed
 from thresher._validation import check_int, check_matrix, fail
 from thresher.data.table import Table
 from thresher.errors import LengthMismatchError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.scores.base import BaseScorer
 from thresher.scores.valuation import resolve_estimator
 
@@ -88,7 +88,7 @@ def data_oob(
     shards = make_shards(n_estimators, shard_size=1, seed=seed)
     total = np.zeros(n)
     count = np.zeros(n, dtype=np.int64)
-    for correct, oob in (executor or LocalExecutor()).map(fit_one, shards):
+    for correct, oob in get_executor(executor).map(fit_one, shards):
         total += correct
         count += oob
     with np.errstate(invalid="ignore", divide="ignore"):

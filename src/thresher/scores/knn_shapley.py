@@ -20,7 +20,7 @@ from thresher._registry import register_scorer
 from thresher._validation import check_choice, check_int, check_matrix, fail
 from thresher.data.table import Table
 from thresher.errors import DataError, LengthMismatchError
-from thresher.execute.base import Executor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.execute.threads import ThreadExecutor
 from thresher.scores.base import BaseScorer
 from thresher.scores.valuation import resolve_valid, scatter_values
@@ -176,7 +176,8 @@ def knn_shapley(
 
     shards = make_shards(Xte.shape[0], shard_size=batch_size)
     total = np.zeros(Xtr.shape[0])
-    for i, part in enumerate((executor or ThreadExecutor()).map(run, shards)):
+    ex = ThreadExecutor() if executor is None else get_executor(executor)  # both cores by default
+    for i, part in enumerate(ex.map(run, shards)):
         total += part
         log.debug("knn_shapley: shard %d/%d done", i + 1, len(shards))
     return total / Xte.shape[0]

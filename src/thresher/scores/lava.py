@@ -35,7 +35,7 @@ from thresher._registry import register_scorer
 from thresher._typing import Seed, as_generator
 from thresher._validation import check_float, check_int, check_matrix, fail
 from thresher.data.table import Table
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.metrics.ot import label_distances, ot_cost_matrix, solve_ot
 from thresher.scores.base import BaseScorer
 from thresher.scores.valuation import resolve_valid
@@ -137,7 +137,7 @@ def lava_gradients(
             out.append(calibrated_gradients(res.f))
         return np.concatenate(out)
 
-    ex = executor or LocalExecutor()
+    ex = get_executor(executor)
     shards = make_shards(n_batches, shard_size=1, seed=0)
     parts = list(ex.map(run, shards))
     g = np.empty(n)

@@ -14,7 +14,7 @@ import numpy as np
 
 from thresher._registry import register_scorer
 from thresher.data.table import Table
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.scores.base import BaseScorer
 from thresher.scores.utility import Utility, UtilityLike
 from thresher.scores.valuation import resolve_valid, scatter_values, valuation_conformance_table
@@ -41,7 +41,7 @@ def leave_one_out(utility: UtilityLike, *, executor: Executor | None = None) -> 
         return np.array([full - utility(np.delete(everyone, i)) for i in range(shard.start, shard.stop)])
 
     shards = make_shards(n, shard_size=max(1, math.ceil(n / 16)))
-    return np.concatenate(list((executor or LocalExecutor()).map(drop, shards)))
+    return np.concatenate(list(get_executor(executor).map(drop, shards)))
 
 
 

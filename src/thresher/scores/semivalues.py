@@ -37,7 +37,7 @@ import numpy as np
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_float, check_int, fail
 from thresher.data.table import Table
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards, spawn_seeds
+from thresher.execute.base import Executor, Shard, get_executor, make_shards, spawn_seeds
 from thresher.scores.base import BaseScorer
 from thresher.scores.samplers import MSRSampler, PermutationSampler
 from thresher.scores.stopping import MaxUpdates, Progress, StandardError, StoppingRule
@@ -153,7 +153,7 @@ def compute_semivalues(
     u_full = utility(np.arange(n))
     state = sampler.new_state(n)
     root = spawn_seeds(seed, 1)[0]  # each round spawns its own child, so rounds are independent
-    ex = executor or LocalExecutor()
+    ex = get_executor(executor)
     start = time.perf_counter()
     n_updates, n_evals, round_ = 0, 1, 0
     values, stderr, counts = sampler.estimate(state)  # type: ignore[arg-type]

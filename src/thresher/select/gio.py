@@ -36,7 +36,7 @@ from thresher._registry import register_selector
 from thresher._validation import check_choice, check_float, check_int, check_matrix, fail
 from thresher.data.table import Table
 from thresher.errors import DataError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.neighbors import knn, pairwise_sq_dists
 from thresher.select.base import BaseSelector, Budget
 
@@ -180,7 +180,7 @@ def gio_select(
     n, d = Ta.shape
     log_rho = np.log(np.maximum(knn(Ta, 1).distances[:, 0], _FLOOR))
     const = -d / n * log_rho.sum() - np.log(n - 1)
-    scorer = _Scorer(Pa, Ta, executor or LocalExecutor(), shard_size, cache_bytes)
+    scorer = _Scorer(Pa, Ta, get_executor(executor), shard_size, cache_bytes)
     step_abs = step * float(np.median(np.exp(log_rho)))
     log_nu = np.full(n, np.inf)
     taken = np.zeros(len(Pa), dtype=bool)

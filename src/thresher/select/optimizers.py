@@ -28,7 +28,7 @@ import numpy as np
 
 from thresher._typing import Seed, as_generator
 from thresher._validation import check_choice, check_float, check_int, fail
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.select.objectives import Objective
 
 __all__ = [
@@ -330,7 +330,7 @@ def greedi(
         res = _run(optimizer, make_objective(pos), min(k, len(pos)), shard.rng(), epsilon)
         return pos[res.positions], res.gains
 
-    parts = list((executor or LocalExecutor()).map(round_one, shards))
+    parts = list(get_executor(executor).map(round_one, shards))
     union = np.unique(np.concatenate([p for p, _ in parts]))
     final = make_objective(union)
     # the round-two seed is the next child of the shards' root seed sequence

@@ -57,13 +57,14 @@ class _ObjectiveFactory:
         self.X = X
         self.quality = quality
         self.graph = graph
+        self.executor: Executor | None = None  # where the graph's kNN search runs (driver-side builds only)
 
     def __call__(self, positions: np.ndarray) -> Objective:
         s = self.sel
         if self.graph is not None and len(positions) == self.graph.n_rows:
             g = self.graph
         else:
-            g = build_graph(self.X[positions], s.n_neighbors, metric=s.metric, backend=s.backend)
+            g = build_graph(self.X[positions], s.n_neighbors, metric=s.metric, backend=s.backend, executor=self.executor)
         W = g.similarity(s.kernel, s.bandwidth)
         base = s._objective(W)
         if self.quality is None or s.weight == 0.0:
@@ -144,6 +145,8 @@ class SubmodularSelector(BaseSelector):
         X = table.embeddings
         graph = self.graph.aligned(table.row_id, owner) if self.graph is not None else None
         make = _ObjectiveFactory(self, X, self._quality(table, owner), graph)
+        if self.optimizer != "greedi":  # GreeDi shards build their own graphs inside their tasks
+            make.executor = get_executor(self.executor)
         n = table.n_rows
         res: GreedyResult
         if budget.cost is not None:

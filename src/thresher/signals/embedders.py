@@ -32,7 +32,7 @@ from thresher._typing import Seed
 from thresher._validation import check_int, fail
 from thresher.data.table import Table
 from thresher.errors import MissingDependencyError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.signals.oof import SignalResult
 
 __all__ = ["default_model_path", "embed_texts", "embed_table", "SentenceEmbedder"]
@@ -168,7 +168,7 @@ def embed_texts(
         return np.asarray(out, dtype=np.float32)
 
     shards = make_shards(len(texts), shard_size=shard_size, seed=0)
-    parts = list((executor or LocalExecutor()).map(run, shards))
+    parts = list(get_executor(executor).map(run, shards))
     E = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
     if cache is not None:
         from thresher.store.atomic import atomic_path

@@ -28,7 +28,7 @@ from thresher._typing import Seed, seed_int
 from thresher._validation import check_choice, check_int, fail
 from thresher.data.table import Table
 from thresher.errors import DataError
-from thresher.execute.base import Executor, LocalExecutor, Shard, spawn_seeds
+from thresher.execute.base import Executor, Shard, get_executor, spawn_seeds
 
 __all__ = [
     "out_of_fold_probs",
@@ -322,7 +322,7 @@ def _out_of_fold(
         return test, full
 
     P = np.zeros((len(codes), len(classes)))
-    for test, p in (executor or LocalExecutor()).map(fit_fold, shards):
+    for test, p in get_executor(executor).map(fit_fold, shards):
         P[test] = p
     return P, classes
 

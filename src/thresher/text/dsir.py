@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from thresher._typing import Seed, as_generator
 from thresher._validation import check_float, check_int
 from thresher.errors import DataError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.select.sampling import gumbel_topk
 from thresher.text.ngram import tokenize
 
@@ -96,7 +96,7 @@ def hashed_ngram_features(
     def run(shard: Shard) -> sp.csr_matrix:
         return _featurize(texts[shard.start : shard.stop], n, num_buckets)
 
-    parts = list((executor or LocalExecutor()).map(run, shards))
+    parts = list(get_executor(executor).map(run, shards))
     return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, num_buckets))
 
 

@@ -37,7 +37,7 @@ from scipy.sparse.csgraph import connected_components
 
 from thresher._typing import Seed, as_generator
 from thresher._validation import check_choice, check_float, check_int
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 
 __all__ = [
     "shingle_hashes",
@@ -134,7 +134,7 @@ def minhash_signatures(
     def run(shard: Shard) -> np.ndarray:
         return _signatures(texts[shard.start : shard.stop], ngram, a, b)
 
-    parts = list((executor or LocalExecutor()).map(run, shards))
+    parts = list(get_executor(executor).map(run, shards))
     return np.concatenate(parts) if parts else np.zeros((0, num_perm), dtype=np.uint64)
 
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from thresher._validation import check_int, fail
 from thresher.errors import DataError, MissingDependencyError
-from thresher.execute.base import Executor, LocalExecutor, make_shards
+from thresher.execute.base import Executor, get_executor, make_shards
 
 __all__ = [
     "tokenize",
@@ -293,7 +293,7 @@ def document_log_probs(
     def run(shard: Any) -> tuple[np.ndarray, np.ndarray]:
         return model.log_probs(texts[shard.start : shard.stop])
 
-    parts = list((executor or LocalExecutor()).map(run, shards))
+    parts = list(get_executor(executor).map(run, shards))
     if not parts:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -41,7 +41,7 @@ import numpy as np
 
 from thresher.data.table import Table
 from thresher.errors import DataError
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 
 __all__ = ["Rule", "RULES", "STOP_WORDS", "document_signals", "quality_signals", "quality_flags", "add_quality_columns"]
 
@@ -206,7 +206,7 @@ def quality_signals(
     def run(shard: Shard) -> list[dict[str, float]]:
         return [document_signals(t) for t in texts[shard.start : shard.stop]]
 
-    rows = [r for part in (executor or LocalExecutor()).map(run, shards) for r in part]
+    rows = [r for part in get_executor(executor).map(run, shards) for r in part]
     return {s: np.array([r[s] for r in rows], dtype=np.float64) for s in SIGNALS}
 
 
