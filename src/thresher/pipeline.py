@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from thresher._registry import METRICS, SCORERS, SELECTORS, SIGNALS
+from thresher._registry import METRICS, SCORERS, SIGNALS
 from thresher.data.datasets import load_dataset, split_table
 from thresher.data.io import read_table
 from thresher.data.table import Table
@@ -274,7 +274,7 @@ def run_recipe(
     executor: Executor | None = None,
 ) -> RunDir:
     """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there)."""
-    from thresher.evaluate.harness import SelectorArm, evaluate
+    from thresher.evaluate.harness import evaluate, make_arm
     from thresher.report.html import write_report
 
     table, test_src = load_data(recipe.data)
@@ -294,7 +294,7 @@ def run_recipe(
     train = run_scores(train, recipe.scorers, run, signals=recipe.signals, seed=seed0, executor=ex, force=force, progress=progress)
     run.mark_step("scores", {"columns": run.score_columns()})
 
-    arms = [SelectorArm(c.key, build(SELECTORS, c), run) for c in recipe.selectors]
+    arms = [make_arm(c.name, c.params, c.label, run) for c in recipe.selectors]
     evaluate(
         train,
         test,

@@ -94,10 +94,10 @@ def _load_table(data: str, label_column: Optional[str], id_column: Optional[str]
 
 @app.command("list")
 def list_cmd() -> None:
-    """List every registered scorer, selector, metric, signal and reference model."""
-    from thresher._registry import METRICS, MODELS, SCORERS, SELECTORS, SIGNALS
+    """List every registered scorer, selector, metric, signal, reference model and evaluation arm."""
+    from thresher._registry import ARMS, METRICS, MODELS, SCORERS, SELECTORS, SIGNALS
 
-    for reg in (SCORERS, SELECTORS, METRICS, SIGNALS, MODELS):
+    for reg in (SCORERS, SELECTORS, METRICS, SIGNALS, MODELS, ARMS):
         t = RichTable(title=f"{reg.kind}s", show_lines=False)
         t.add_column("name", style="bold")
         t.add_column("description")
@@ -213,9 +213,7 @@ def evaluate_cmd(
     model: str = typer.Option("logreg", help="Reference model registry name."),
 ) -> None:
     """Train the reference model on each selector's rows and on random rows; store accuracies."""
-    from thresher._registry import SELECTORS
-    from thresher.evaluate.harness import SelectorArm, evaluate, summarize
-    from thresher.pipeline import Component, build
+    from thresher.evaluate.harness import evaluate, make_arm, summarize
     from thresher.store.rundir import RunDir
 
     rd = RunDir(run)
@@ -229,7 +227,7 @@ def evaluate_cmd(
         label, _, name = spec.rpartition("=")
         name = name or spec
         own = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"{label or name}.")}
-        arms.append(SelectorArm(label or name, build(SELECTORS, Component(name, own)), rd))
+        arms.append(make_arm(name, own, label or None, rd))
     with _Bars() as bars:
         df = evaluate(
             train,
