@@ -39,7 +39,7 @@ def run_key(arm: str, fraction: float, seed: int, model: str) -> str:
 
 def _npz(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
