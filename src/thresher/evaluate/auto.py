@@ -106,6 +106,9 @@ class Auto(BaseSelector):
         Geometric candidates (facility location, k-center, cluster-balanced, D2) run on
         the first ``geometry_dims`` principal components of the embeddings (fit on these
         rows only), to keep their cost down on wide inputs; ``None`` keeps the embeddings.
+    grid
+        Keyword arguments of :func:`~thresher.evaluate.candidates.default_candidates`
+        (``betas``, ``max_score_columns``, ``geometric``, ``exclude``) when ``candidates`` is None.
 
     Examples
     --------
@@ -131,6 +134,7 @@ class Auto(BaseSelector):
         eta: int = 3,
         n_rungs: int = 3,
         geometry_dims: int | None = 64,
+        grid: dict[str, Any] | None = None,
     ) -> None:
         self.candidates = candidates
         self.proxy = proxy
@@ -139,6 +143,7 @@ class Auto(BaseSelector):
         self.eta = eta
         self.n_rungs = n_rungs
         self.geometry_dims = geometry_dims
+        self.grid = grid
 
     @classmethod
     def make_example(cls) -> Auto:
@@ -151,7 +156,7 @@ class Auto(BaseSelector):
     # ------------------------------------------------------------------ helpers
     def _candidates(self, table: Table) -> list[Candidate]:
         if self.candidates is None:
-            return default_candidates(table)
+            return default_candidates(table, **(self.grid or {}))
         out = [c if isinstance(c, Candidate) else Candidate(*c) for c in self.candidates]
         labels = [c.label for c in out]
         if not out or len(set(labels)) != len(labels):

@@ -70,6 +70,7 @@ def default_candidates(
     betas: tuple[float, ...] = (0.0, 0.1, 0.3),
     max_score_columns: int = 6,
     geometric: bool = True,
+    exclude: tuple[str, ...] = (),
 ) -> list[Candidate]:
     """Return the default candidate grid for ``table``.
 
@@ -78,7 +79,8 @@ def default_candidates(
     for ``beta > 0``, the lowest values first); D2 on the first score column; with two or
     more score columns and the ``fuse`` scorer registered, the z-score and Borda fusions
     (top-k both ways and CCS); prototypicality (easy and hard) when registered; ODiS and
-    DEITA when registered; facility location, k-center and cluster-balanced.
+    DEITA when registered; facility location, k-center and cluster-balanced. Candidates
+    whose selector name or label is in ``exclude`` are left out.
 
     Examples
     --------
@@ -127,7 +129,7 @@ def default_candidates(
             Candidate("cluster_balanced", "cluster_balanced"),
         ]
     fuse_col = "score.fuse_zscore" if len(cols) >= 2 and "fuse" in SCORERS else (cols[0] if cols else None)
-    for name, params in (("odis", {"columns": cols}), ("deita", {"by": fuse_col})):
+    for name, params in (("odis", {"by": cols}), ("deita", {"by": fuse_col})):
         if name in SELECTORS and cols and fuse_col is not None:
             ok = _accepts(name, params)
             if ok is not None:
@@ -135,7 +137,7 @@ def default_candidates(
                 if name == "deita" and fuse_col == "score.fuse_zscore":
                     need = ("score.fuse_zscore", "fuse", {"columns": cols, "method": "zscore"})
                 out.append(Candidate(name, name, ok, need))
-    return out
+    return [c for c in out if c.name not in exclude and c.label not in exclude]
 
 
 def fused_columns(table: Table, cands: list[Candidate]) -> tuple[Table, list[str]]:
