@@ -80,6 +80,8 @@ class Predictions:
         self.y = np.asarray(y, dtype=np.int64)
         self.n_classes = int(n_classes)
         self.row_id = np.arange(len(self.y)) if row_id is None else np.asarray(row_id)
+        if self.row_id.dtype == object:  # string ids: stored as fixed-width strings (no pickling)
+            self.row_id = self.row_id.astype(str)
         self.group = None if group is None else np.asarray(group).astype(str)
         self.path = None if path is None else Path(path)
         self._runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -25,30 +25,54 @@ def _plt() -> Any:
     return plt
 
 
+def _seeds(run: RunDir, m: dict[str, Any]) -> list[int]:
+    """Seeds of the run: of the stored training runs, else of the recipe or of any step."""
+    records = run.read_evaluation()
+    if len(records):
+        return sorted({int(s) for s in records["seed"]})
+    params = m.get("params", {})
+    found = params.get("seeds", params.get("run", {}).get("seeds"))
+    if found is None:
+        steps = m.get("steps", {}).values()
+        found = sorted({int(s) for st in steps for s in np.atleast_1d(st.get("seeds", st.get("seed", [])))})
+    return [int(s) for s in np.atleast_1d(found)]
+
+
 def build_overview(run: RunDir) -> Section | None:
     m = run.read_manifest()
     if not m:
         return None
     params = m.get("params", {})
+    steps = sorted(m.get("steps", {}).items(), key=lambda kv: str(kv[1].get("finished", "")))
+    data = m.get("data", {})
+    split = data.get("split", {})
     rows = [
+        ["dataset", params.get("dataset", "?")],
+        ["rows", m.get("n_rows", "?")],
+        ["seeds", ", ".join(str(s) for s in _seeds(run, m)) or "none yet"],
+        ["steps done", ", ".join(k for k, _ in steps) or "none yet"],
         ["thresher version", m.get("thresher_version", "?")],
         ["created", m.get("created", "?")],
-        ["rows", m.get("n_rows", "?")],
-        ["dataset", params.get("dataset", "?")],
         ["input fingerprint", str(m.get("input_fingerprint", ""))[:16]],
-        ["seeds", ", ".join(str(s) for s in np.atleast_1d(params.get("seeds", params.get("run", {}).get("seeds", []))))],
-        ["steps done", ", ".join(sorted(m.get("steps", {})))],
     ]
+    if split.get("how") == "made":
+        rows.insert(2, ["split", f"made here: {split['method']}, {split['n_test']} test rows (seed {split['seed']})"])
+    elif split.get("how"):
+        rows.insert(2, ["split", f"from the {split['how']}: {split.get('n_train', '?')} train, {split.get('n_test', '?')} test rows"])
+    if data.get("standardize"):
+        rows.insert(3, ["features", "standardised with training-row means and deviations"])
     return Section("Run", [TableBlock(["", ""], rows)])
 
 
 def build_curves(run: RunDir) -> Section | None:
-    from thresher.evaluate.harness import FULL, RANDOM, summarize
+    from thresher.evaluate.harness import FULL, PREDICTIONS_DIR, RANDOM, summarize
+    from thresher.evaluate.predictions import Predictions
 
     records = run.read_evaluation()
     if len(records) == 0:
         return None
-    summary = summarize(records)
+    preds = Predictions.load(run.path / PREDICTIONS_DIR)
+    summary = summarize(records, predictions=preds)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     full = summary[summary["arm"] == FULL]
@@ -67,25 +91,34 @@ def build_curves(run: RunDir) -> Section | None:
     ax.legend(fontsize=8, loc="lower right")
     n_seeds = int(records["seed"].nunique())
     model = str(records["model"].iloc[0]) if "model" in records.columns else "?"
-    wide = summary.assign(cell=[f"{m:.4f} ± {(h - lo) / 2:.4f}" for m, lo, h in zip(summary["mean"], summary["ci_low"], summary["ci_high"])])
+    wide = summary.assign(cell=[f"{m:.4f} [{lo:.4f}, {h:.4f}]" for m, lo, h in zip(summary["mean"], summary["ci_low"], summary["ci_high"])])
     table = wide.pivot(index="arm", columns="fraction", values="cell").reset_index()
     table.columns = [str(c) for c in table.columns]
     blocks: list[Block] = [
         Figure.from_matplotlib(fig, f"Test accuracy (mean and 95% CI over {n_seeds} seeds) of model '{model}' trained on each selection, against random selection at the same budget and the full data."),
-        TableBlock.from_pandas(table, "Mean accuracy ± half-width of the 95% confidence interval per keep fraction."),
+        TableBlock.from_pandas(table, "Mean accuracy [95% interval, inside 0-1; seeds and test rows counted when predictions are stored] per keep fraction."),
     ]
-    rnd = summary[summary["arm"] == RANDOM].set_index("fraction")["mean"]
-    wins = []
-    for arm in arms:
-        if arm == RANDOM:
-            continue
-        s = summary[summary["arm"] == arm].set_index("fraction")
-        better = [f for f in s.index if f in rnd.index and s.loc[f, "ci_low"] > rnd[f]]
-        worse = [f for f in s.index if f in rnd.index and s.loc[f, "ci_high"] < rnd[f]]
-        wins.append(f"{arm}: above random (CI clear of random's mean) at {better or 'no'} fraction(s); below at {worse or 'no'}.")
-    if wins:
-        blocks.append(Paragraph(" ".join(wins)))
+    blocks.append(Paragraph(_verdicts(records, preds)))
     return Section("Accuracy versus fraction kept", blocks)
+
+
+def _verdicts(records: Any, preds: Any) -> str:
+    """Say where each arm is better or worse than random by the paired, Holm-corrected test."""
+    if preds is None:
+        return "No per-test-row predictions are stored, so no paired verdict against random is given."
+    from thresher.evaluate.paired import compare
+
+    c = compare(records, predictions=preds)
+    if len(c) == 0:
+        return "No arm shares seeds with random, so no paired verdict is given."
+    out = []
+    for arm, g in c.groupby("arm", sort=True):
+        better = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "better"]
+        worse = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "worse"]
+        few = any(v.startswith("too few") for v in g["verdict"])
+        out.append(f"{arm}: better than random at {', '.join(better) or 'no'} fraction(s), worse at {', '.join(worse) or 'no'}"
+                   + (" (too few seeds for a verdict at some fractions)" if few else "") + ".")
+    return ("Paired verdicts (95% interval of the paired difference, Holm-corrected; see Paired evidence): " + " ".join(out))
 
 
 def build_scores(run: RunDir) -> Section | None:
