@@ -40,7 +40,7 @@ def build(run: RunDir) -> Section | None:
     choice_rows = []
     for (arm, f), evs in sorted(by_frac.items()):
         counts = Counter(e["chosen"] for e in evs)
-        cost = [e.get("proxy_cost_vs_full_run") for e in evs if e.get("proxy_cost_vs_full_run") is not None]
+        cost = [float(e["proxy_cost_vs_full_run"]) for e in evs if e.get("proxy_cost_vs_full_run") is not None]
         secs = [e.get("seconds", np.nan) for e in evs]
         choice_rows.append([
             arm, f"{f:g}", len(evs), ", ".join(f"{k} x{v}" for k, v in counts.most_common()),
@@ -68,10 +68,8 @@ def build(run: RunDir) -> Section | None:
                     rung[c["label"]].append(int(res[-1]["rung"]))
         if not acc:
             continue
-        rows = sorted(
-            ([lab, f"{np.mean(v):.4f}", f"{np.mean(rung[lab]):.1f}", len(v)] for lab, v in acc.items()),
-            key=lambda r: (-float(r[2]), -float(r[1])),
-        )
+        ranked = sorted(acc, key=lambda lab: (-float(np.mean(rung[lab])), -float(np.mean(acc[lab]))))
+        rows = [[lab, f"{np.mean(acc[lab]):.4f}", f"{np.mean(rung[lab]):.1f}", len(acc[lab])] for lab in ranked]
         blocks.append(TableBlock(["candidate", "inner-val accuracy (last rung reached)", "mean last rung", "seeds"], rows,
                                  f"{arm} at keep {f:g}: every candidate's inner-validation result."))
     return Section("auto: choice per budget and its evidence", blocks)
