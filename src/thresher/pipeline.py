@@ -17,6 +17,7 @@ Recipe TOML::
     fractions = [0.1, 0.3, 0.5, 0.7]
     model = "logreg"
     executor = "local"            # or "ray"
+    threads = 2                   # BLAS/torch threads of every step (default: the machine's cores)
     [[signals]]
     name = "probs"                # out-of-fold probabilities
     [[scorers]]
@@ -42,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import METRICS, SCORERS, SIGNALS
+from thresher._threads import threads, threads_active
+from thresher._validation import check_int
 from thresher.data.source import DataSpec, LoadedData, read_data
 from thresher.data.table import Table
 from thresher.errors import InvalidParameterError
@@ -89,6 +92,7 @@ class Recipe:
     model: str = "logreg"
     executor: str = "local"
     base_dir: str | None = None  # the recipe file's folder: relative data paths are read from there
+    threads: int | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], base_dir: str | Path | None = None) -> Recipe:
@@ -99,11 +103,13 @@ class Recipe:
                 f"recipe sections must be among {sorted(known)}; got unknown {sorted(unknown)}."
             )
         run = dict(d.get("run", {}))
-        run_known = {"seeds", "fractions", "model", "executor"}
+        run_known = {"seeds", "fractions", "model", "executor", "threads"}
         if set(run) - run_known:
             raise InvalidParameterError(f"`[run]` keys must be among {sorted(run_known)}; got {sorted(set(run) - run_known)}.")
         if "data" not in d:
             raise InvalidParameterError("a recipe must have a `[data]` section; got none.")
+        if "threads" in run:
+            check_int(run["threads"], "threads", "[run]", low=1)
         comps = {k: [Component.from_dict(x, k) for x in d.get(k, [])] for k in ("signals", "scorers", "selectors", "metrics")}
         DataSpec.from_dict(d["data"])  # unknown [data] keys fail here, before any work
         return cls(
@@ -122,6 +128,7 @@ class Recipe:
 
         return {
             "data": self.data,
+            # `threads` is left out: it changes how fast a run goes, not what it stores
             "run": {"seeds": self.seeds, "fractions": self.fractions, "model": self.model, "executor": self.executor},
             "signals": [comp(c) for c in self.signals],
             "scorers": [comp(c) for c in self.scorers],
@@ -247,8 +254,11 @@ def run_scores(
             log.info("score %s already stored; skipping", column)
         else:
             train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor)
-            values = scorer.score(train, seed=seed)
+            # earlier scorers' columns are visible to later ones (e.g. `fuse` reads them)
+            values = scorer.score(run.attach_scores(train), seed=seed)
             run.write_scores(train.row_id, {column: values})
+            if getattr(scorer, "meta_", None):  # what a scorer learned (e.g. fusion weights) goes in the manifest
+                run.mark_step(f"score:{column}", scorer.meta_)
         if progress:
             progress("scores", i + 1, len(scorers))
     return run.attach_scores(train)
@@ -262,7 +272,23 @@ def run_recipe(
     progress: Progress | None = None,
     executor: Executor | None = None,
 ) -> RunDir:
-    """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there)."""
+    """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there).
+
+    Every step runs inside :func:`thresher.threads` with the recipe's ``threads``; a
+    caller's enclosing ``threads(n)`` block (the CLI's ``--threads``) takes precedence.
+    """
+    with threads(None if threads_active() else recipe.threads):
+        return _run_recipe(recipe, run_dir, force=force, progress=progress, executor=executor)
+
+
+def _run_recipe(
+    recipe: Recipe,
+    run_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> RunDir:
     from thresher.evaluate.harness import evaluate, make_arm
     from thresher.report.html import write_report
 
