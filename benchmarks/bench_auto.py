@@ -5,7 +5,7 @@ rows each arm keeps, at each keep fraction and seed, and reports per (arm, fract
 paired difference against random, against RS2 (a fixed-compute baseline, not a subset)
 and against the full data, with 95% intervals counting seed and test-sample variance and
 Holm-corrected verdicts (``thresher.evaluate.paired.compare``). Arms: ``auto`` (proxy =
-the same MLP; successive halving over 1/3/10 epochs on a 20% inner split of the
+the same MLP; successive halving (eta 4) over 1/2/10 epochs on a 20% inner split of the
 training rows), CCS over EL2N, D2 over EL2N, facility location, prototypicality-easy and
 CCS over the z-score fusion of EL2N, forgetting and AUM (the last two only when the
 ``prototypicality`` / ``fuse`` scorers are registered), RS2, random, full data.
@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--eta", type=int, default=3)
+    ap.add_argument("--eta", type=int, default=4)
     ap.add_argument("--auto-geometric", action="store_true")
     ap.add_argument("--arms", type=str, default="", help="comma-separated subset of arms to run (default all)")
     ap.add_argument("--run-dir", type=str, default="runs/bench_auto")
@@ -105,7 +105,7 @@ def main() -> None:
 
     y = train.labels.astype(np.int64)
     X = train.embeddings
-    model = MLPModel(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_classes=10, n_threads=args.threads)
+    model = MLPModel(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_classes=10, threads=args.threads)
     # ---- scores (cached in the run directory)
     t0 = time.perf_counter()
     if not run.has_score("score.el2n"):
@@ -114,7 +114,7 @@ def main() -> None:
         el2n = np.empty((len(y), 3))
         for j, s in enumerate(np.random.SeedSequence(0).generate_state(3).tolist()):
             net = train_classifier(X, y, epochs=2, batch_size=args.batch_size, lr=args.lr, seed=int(s), n_classes=10,
-                                   n_threads=args.threads)
+                                   threads=args.threads)
             p = softmax(predict_logits(net, X), axis=1)
             p[np.arange(len(y)), y] -= 1.0
             el2n[:, j] = np.linalg.norm(p, axis=1)
@@ -122,7 +122,7 @@ def main() -> None:
     if not run.has_score("score.aum"):
         rec = TrainingRecorder(run.path, row_ids=train.row_id, n_classes=10)
         train_classifier(X, y, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=0, recorder=rec,
-                         row_ids=train.row_id, n_classes=10, n_threads=args.threads)
+                         row_ids=train.row_id, n_classes=10, threads=args.threads)
         dyn = attach_dynamics(train, run.path)
         run.write_scores(train.row_id, {"score.forgetting": Forgetting().score(dyn), "score.aum": AUM().score(dyn)})
     note(step="scores el2n/forgetting/aum", seconds=time.perf_counter() - t0)
@@ -136,7 +136,7 @@ def main() -> None:
         t0 = time.perf_counter()
         scorer = SCORERS.get("prototypicality")()
         extra["score.prototypicality"] = scorer.score(train.with_matrix("embeddings", Z), seed=0)
-        note(step="prototypicality", seconds=time.perf_counter() - t0, params=getattr(scorer, "__dict__", {}))
+        note(step="prototypicality", seconds=time.perf_counter() - t0, params={k: v for k, v in vars(scorer).items() if not k.endswith("_")})
     if "fuse" in SCORERS and not run.has_score("score.fuse_zscore"):
         fuse = SCORERS.get("fuse")(columns=["score.el2n", "score.forgetting", "score.aum"], method="zscore")
         extra["score.fuse_zscore"] = fuse.score(train, seed=0)
@@ -147,7 +147,9 @@ def main() -> None:
     graph = build_graph(Z, 20, row_ids=train.row_id)
     note(step="knn graph (20-NN on PCA-64)", seconds=time.perf_counter() - t0)
 
-    grid = {"betas": (0.0, 0.1), "geometric": args.auto_geometric, "exclude": ("kcenter",) if not args.auto_geometric else ()}
+    score_cols = tuple(c for c in ("score.el2n", "score.forgetting", "score.aum", "score.prototypicality") if train.has(c))
+    grid = {"betas": (0.0, 0.1), "geometric": args.auto_geometric, "score_columns": score_cols,
+            "exclude": ("deita",) + (("kcenter",) if not args.auto_geometric else ())}
     auto = Auto(proxy=model, eta=args.eta, n_rungs=3, grid=grid)
     auto_table_cols = [c for c in train.column_names if c.startswith("score.")]
     note(step="auto grid", score_columns=auto_table_cols, grid={k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()})

@@ -18,7 +18,7 @@ def test_arm_conformance(name: str) -> None:
     assert (entry.__doc__ or "").strip(), f"arm {name} has no docstring summary"
     train, test = make_fixture_table(n=60, seed=0), make_fixture_table(n=30, seed=1)
     test = test.with_column("label", test.labels)
-    model = MLPModel(epochs=2, lr=1e-2, n_classes=3, n_threads=1)
+    model = MLPModel(epochs=2, lr=1e-2, n_classes=3, threads=1)
     train.meta["n_classes"] = test.meta["n_classes"] = 3
     a = entry.make_example().run(train, test, 0.5, 3, model)
     b = entry.make_example().run(train, test, 0.5, 3, model)

@@ -103,7 +103,7 @@ def test_successive_halving_with_a_torch_proxy(digits) -> None:
 
     tr, _ = digits
     cands = CANDS + [("kc", "kcenter", {}), ("fl", "facility_location", {}), ("cb", "cluster_balanced", {})]
-    auto = Auto(candidates=cands, proxy=MLPModel(epochs=9, lr=3e-3, n_threads=1), eta=3, n_rungs=3)
+    auto = Auto(candidates=cands, proxy=MLPModel(epochs=9, lr=3e-3, threads=1), eta=3, n_rungs=3)
     auto.select(tr, Budget(fraction=0.3), seed=0)
     ev = auto.evidence_
     per_rung = [sum(1 for c in ev["candidates"] if len(c["results"]) > r) for r in range(3)]
@@ -112,3 +112,19 @@ def test_successive_halving_with_a_torch_proxy(digits) -> None:
     assert [r["epochs"] for c in ev["candidates"] for r in c["results"] if c["label"] == "random"] == [1, 3, 9]
     last = {c["label"]: c["results"][-1]["val_accuracy"] for c in ev["candidates"] if len(c["results"]) == 3}
     assert ev["chosen"] == max(last, key=lambda k: (last[k], k == "random"))
+
+
+def test_every_default_candidate_runs_on_a_scored_table(digits) -> None:
+    from thresher.evaluate.candidates import default_candidates
+
+    tr, _ = digits
+    rng = np.random.default_rng(3)
+    t = tr.with_column("score.y", rng.random(tr.n_rows))
+    cands = default_candidates(t)
+    names = {c.name for c in cands}
+    assert {"random", "topk", "ccs", "d2", "facility_location", "kcenter", "cluster_balanced"} <= names
+    auto = Auto(proxy="knn")
+    sel = auto.select(t, Budget(fraction=0.2), seed=0)
+    errors = {c["label"]: c["error"] for c in auto.evidence_["candidates"] if c["error"]}
+    assert errors == {}
+    assert len(auto.evidence_["candidates"]) == len(cands) and len(sel) == round(0.2 * t.n_rows)

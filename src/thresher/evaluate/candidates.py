@@ -60,6 +60,15 @@ def _accepts(name: str, params: dict[str, Any]) -> dict[str, Any] | None:
     return None if missing else ok
 
 
+def _orientation(cols: list[str]) -> list[bool]:
+    """Each column's scorer's ``higher_is_better`` (True for a column no registered scorer writes)."""
+    out = []
+    for c in cols:
+        name = c.removeprefix("score.")
+        out.append(bool(getattr(SCORERS.get(name), "higher_is_better", True)) if name in SCORERS else True)
+    return out
+
+
 def _short(col: str) -> str:
     return col.removeprefix("score.")
 
@@ -71,16 +80,18 @@ def default_candidates(
     max_score_columns: int = 6,
     geometric: bool = True,
     exclude: tuple[str, ...] = (),
+    score_columns: tuple[str, ...] | None = None,
 ) -> list[Candidate]:
     """Return the default candidate grid for ``table``.
 
     Random; for each ``score.*`` column (up to ``max_score_columns``, by name): top-k of
     the highest and of the lowest values, CCS with each ``beta`` (pruning the highest or,
     for ``beta > 0``, the lowest values first); D2 on the first score column; with two or
-    more score columns and the ``fuse`` scorer registered, the z-score and Borda fusions
+    more score columns and the ``fuse`` scorer registered, the z-score and rank (Borda) fusions
     (top-k both ways and CCS); prototypicality (easy and hard) when registered; ODiS and
     DEITA when registered; facility location, k-center and cluster-balanced. Candidates
-    whose selector name or label is in ``exclude`` are left out.
+    whose selector name or label is in ``exclude`` are left out; ``score_columns`` names
+    the score columns to use instead of every ``score.*`` column.
 
     Examples
     --------
@@ -89,7 +100,10 @@ def default_candidates(
     >>> [c.label for c in default_candidates(t, geometric=False)]
     ['random', 'top-high:a', 'top-low:a', 'ccs(b=0):a', 'ccs-high(b=0.1):a', 'ccs-low(b=0.1):a', 'ccs-high(b=0.3):a', 'ccs-low(b=0.3):a']
     """
-    cols = sorted(c for c in table.column_names if c.startswith("score."))[:max_score_columns]
+    if score_columns is not None:
+        cols = [c for c in score_columns if table.has(c)]
+    else:
+        cols = sorted(c for c in table.column_names if c.startswith("score."))[:max_score_columns]
     out = [Candidate("random", "random")]
 
     Derive = tuple[str, str, dict[str, Any]] | None
@@ -110,9 +124,9 @@ def default_candidates(
     for col in cols:
         out += by_column(col, _short(col))
     if len(cols) >= 2 and "fuse" in SCORERS:
-        for method in ("zscore", "borda"):
+        for method in ("zscore", "rank"):  # rank = Borda count
             col = f"score.fuse_{method}"
-            fused: Derive = (col, "fuse", {"columns": cols, "method": method})
+            fused: Derive = (col, "fuse", {"columns": cols, "method": method, "higher_is_better": _orientation(cols)})
             out += [c for c in by_column(col, f"fuse_{method}", fused) if "(b=0.3)" not in c.label]
     if "prototypicality" in SCORERS and "score.prototypicality" not in cols:
         proto: Derive = ("score.prototypicality", "prototypicality", {})
@@ -129,13 +143,13 @@ def default_candidates(
             Candidate("cluster_balanced", "cluster_balanced"),
         ]
     fuse_col = "score.fuse_zscore" if len(cols) >= 2 and "fuse" in SCORERS else (cols[0] if cols else None)
-    for name, params in (("odis", {"by": cols}), ("deita", {"by": fuse_col})):
+    for name, params in (("odis", {"by": cols, "higher_is_better": _orientation(cols)}), ("deita", {"by": fuse_col})):
         if name in SELECTORS and cols and fuse_col is not None:
             ok = _accepts(name, params)
             if ok is not None:
                 need: tuple[str, str, dict[str, Any]] | None = None
                 if name == "deita" and fuse_col == "score.fuse_zscore":
-                    need = ("score.fuse_zscore", "fuse", {"columns": cols, "method": "zscore"})
+                    need = ("score.fuse_zscore", "fuse", {"columns": cols, "method": "zscore", "higher_is_better": _orientation(cols)})
                 out.append(Candidate(name, name, ok, need))
     return [c for c in out if c.name not in exclude and c.label not in exclude]
 

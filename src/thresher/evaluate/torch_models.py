@@ -279,12 +279,13 @@ class _TorchReference:
         epoch_indices: Sequence[np.ndarray] | None = None,
     ) -> np.ndarray:
         """Train on class codes ``y_train`` (per-epoch subsets when given); return test softmax probabilities."""
-        net = train_classifier(
-            X_train, y_train, model=self.kind, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
-            sample_weight=sample_weight, epoch_indices=epoch_indices, n_classes=int(n_classes), hidden=self.hidden,
-            image_shape=self.image_shape, n_threads=self.n_threads,
-        )
-        z = predict_logits(net, X_test)
+        with thread_limit(self.threads):  # training and prediction under one limit
+            net = train_classifier(
+                X_train, y_train, model=self.kind, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
+                sample_weight=sample_weight, epoch_indices=epoch_indices, n_classes=int(n_classes), hidden=self.hidden,
+                image_shape=self.image_shape, threads=self.threads,
+            )
+            z = predict_logits(net, X_test)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
