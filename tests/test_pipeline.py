@@ -46,7 +46,7 @@ def test_recipe_writes_every_artifact(tmp_path) -> None:
 
 def test_resume_after_crash_recomputes_nothing_stored(tmp_path, monkeypatch) -> None:
     calls = {"fit": 0, "score": 0}
-    real_fit = models_mod.LogisticRegressionModel.fit_score
+    real_fit = models_mod.LogisticRegressionModel.fit_predict_proba
     real_score = uncertainty.Margin._score
 
     def counting_fit(self, *a, **k):
@@ -59,7 +59,7 @@ def test_resume_after_crash_recomputes_nothing_stored(tmp_path, monkeypatch) -> 
         calls["score"] += 1
         return real_score(self, *a, **k)
 
-    monkeypatch.setattr(models_mod.LogisticRegressionModel, "fit_score", counting_fit)
+    monkeypatch.setattr(models_mod.LogisticRegressionModel, "fit_predict_proba", counting_fit)
     monkeypatch.setattr(uncertainty.Margin, "_score", counting_score)
     with pytest.raises(KeyboardInterrupt):
         run_recipe(_small_recipe(), tmp_path / "run")

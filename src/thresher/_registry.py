@@ -98,11 +98,13 @@ METRICS: Registry[Any] = Registry("metric")
 
 SIGNALS: Registry[Any] = Registry("signal")
 MODELS: Registry[Any] = Registry("model")
+ARMS: Registry[Any] = Registry("arm")  # evaluation arms that are not subsets (e.g. RS2)
 
 register_scorer = SCORERS.register
 register_signal = SIGNALS.register
 register_model = MODELS.register
 register_selector = SELECTORS.register
+register_arm = ARMS.register
 register_metric = METRICS.register
 
 _loaded = False

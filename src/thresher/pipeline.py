@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from thresher._registry import METRICS, SCORERS, SELECTORS, SIGNALS
+from thresher._registry import METRICS, SCORERS, SIGNALS
 from thresher._threads import threads, threads_active
 from thresher._validation import check_int
 from thresher.data.source import DataSpec, LoadedData, read_data
@@ -327,7 +327,7 @@ def _run_recipe(
     executor: Executor | None = None,
     lock_timeout: float | None = 0.0,
 ) -> RunDir:
-    from thresher.evaluate.harness import SelectorArm, evaluate
+    from thresher.evaluate.harness import evaluate, make_arm
     from thresher.report.html import write_report
 
     check_recipe(recipe)
@@ -354,7 +354,10 @@ def _run_recipe(
         )
         run.mark_step("scores", {"columns": run.score_columns()})
 
-        arms = [SelectorArm(c.key, on_executor(build(SELECTORS, c), ex.name), run) for c in recipe.selectors]
+        arms = [make_arm(c.name, c.params, c.label, run) for c in recipe.selectors]
+        for a in arms:  # the recipe's executor reaches selectors that shard their work
+            if hasattr(a, "selector"):
+                on_executor(a.selector, ex.name)
         records = evaluate(
             train,
             test,

@@ -93,10 +93,10 @@ def _root(
 
 @app.command("list")
 def list_cmd() -> None:
-    """List every registered scorer, selector, metric, signal and reference model."""
-    from thresher._registry import METRICS, MODELS, SCORERS, SELECTORS, SIGNALS
+    """List every registered scorer, selector, metric, signal, reference model and evaluation arm."""
+    from thresher._registry import ARMS, METRICS, MODELS, SCORERS, SELECTORS, SIGNALS
 
-    for reg in (SCORERS, SELECTORS, METRICS, SIGNALS, MODELS):
+    for reg in (SCORERS, SELECTORS, METRICS, SIGNALS, MODELS, ARMS):
         t = RichTable(title=f"{reg.kind}s", show_lines=False)
         t.add_column("name", style="bold", no_wrap=True)
         t.add_column("description")

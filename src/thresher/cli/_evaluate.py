@@ -100,9 +100,9 @@ def evaluate_cmd(
     force: bool = ForceOpt,
 ) -> None:
     """Train the reference model on each selection and on random rows of the same size; store accuracies."""
-    from thresher._registry import SELECTORS
-    from thresher.evaluate.harness import FULL, RANDOM, SelectorArm, evaluate, summarize
-    from thresher.pipeline import Component, build
+    from thresher._registry import ARMS, SELECTORS
+    from thresher.evaluate.harness import FULL, RANDOM, SelectorArm, evaluate, make_arm, summarize
+    from thresher.evaluate.paired import compare
     from thresher.store.rundir import RunDir
 
     if selector_old:
@@ -129,12 +129,13 @@ def evaluate_cmd(
             raise InvalidParameterError(f"`--selection` must be a stored selection name; got {s!r}; stored are {stored_names(rd)}.")
     if not specs and not stored:
         raise InvalidParameterError("`thresher evaluate` needs `--selector` or stored selections (`thresher select`); got neither.")
-    params = params_for(param, targets_of(SELECTORS, specs), "evaluate")
-    arms = [SelectorArm(key, build(SELECTORS, Component(name, params[key])), rd) for key, name in specs]
+    targets = targets_of(SELECTORS, [p for p in specs if p[1] not in ARMS]) + targets_of(ARMS, [p for p in specs if p[1] in ARMS])
+    params = params_for(param, targets, "evaluate")
+    arms = [make_arm(name, params[key], key, rd) for key, name in specs]  # rs2 is an arm, the rest selectors
     arms += [SelectorArm(s, _Stored(s), rd) for s in stored]  # type: ignore[arg-type]
     grid = _stored_grid(rd, stored) if stored else ([], [])
     fractions = parse_fractions([*fraction, *split_list(fractions_old)]) or grid[0] or [0.1, 0.3, 0.5, 0.7]
-    seeds = parse_seeds([*seed, *split_list(seeds_old)]) or grid[1] or [0, 1, 2]
+    seeds = parse_seeds([*seed, *split_list(seeds_old)]) or grid[1] or [0, 1, 2, 3, 4]  # >= 5 for a verdict
     names = {a.name for a in arms} | {RANDOM, FULL}
     jobs = {(a, round(f, 6), s) for a in names - {FULL} for f in fractions for s in seeds} | {(FULL, 1.0, s) for s in seeds}
     if force:
@@ -146,6 +147,13 @@ def evaluate_cmd(
     rd.mark_step("evaluate", {"seeds": seeds, "fractions": fractions, "model": model, "arms": sorted(a.name for a in arms)})
     df = df[[(str(a), round(float(f), 6), int(s)) in jobs for a, f, s in zip(df["arm"], df["fraction"], df["seed"])]]
     console.print(summarize(df).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if "log_loss" in df.columns:  # per-test-row predictions were stored: paired differences
+        for base in [RANDOM, *(["rs2"] if "rs2" in set(df["arm"]) else [])]:
+            c = compare(df, baseline=base, run_dir=rd)
+            if len(c):
+                console.print(f"\npaired difference in accuracy vs {base} (95% interval over seeds and test rows; Holm):")
+                cols = ["arm", "fraction", "n_seeds", "mean_diff", "ci_low", "ci_high", "verdict"]
+                console.print(c[cols].to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
 
 
 def _forget_evaluation(rd: Any, jobs: set[tuple[str, float, int]], own: set[str]) -> None:

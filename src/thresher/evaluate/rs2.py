@@ -5,7 +5,10 @@ Learning" (ICLR 2024) show that, at the same per-epoch budget, drawing a new ran
 subset of the training rows each epoch (without replacement across epochs until every
 row has been used once) beats every static pruning method they tried. The arm trains
 the same number of steps as a static subset of the same keep fraction, so it is a fair
-baseline for any selector in the evaluation harness.
+baseline for any selector in the evaluation harness. It is a *fixed-compute* baseline, not
+a subset: over its epochs it sees many more distinct rows than the keep fraction, so
+the report labels it as such. Registered as the evaluation arm ``rs2`` (``thresher list``;
+in a recipe or on the CLI name it like a selector).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from thresher._registry import register_arm
 from thresher._validation import check_float, check_int, fail
 from thresher.data.table import Table
 
@@ -60,8 +64,9 @@ def rs2_schedule(n: int, fraction: float, n_epochs: int, seed: Any = 0, *, repla
     return out
 
 
+@register_arm("rs2")
 class RS2Arm:
-    """Harness arm that trains a PyTorch reference model on a new random subset each epoch.
+    """Train a PyTorch reference model on a new random subset each epoch (fixed-compute baseline).
 
     Parameters
     ----------
@@ -77,22 +82,27 @@ class RS2Arm:
     >>> from thresher.evaluate.torch_models import MLPModel
     >>> tr, te = split_table(load_digits())
     >>> out = RS2Arm().run(tr, te, 0.5, 0, MLPModel(epochs=6, lr=3e-3))
-    >>> out["n_train"] == round(0.5 * tr.n_rows), bool(out["accuracy"] > 0.8)
+    >>> out["n_train"] == round(0.5 * tr.n_rows), bool((out["proba"].argmax(1) == te.labels).mean() > 0.8)
     (True, True)
     """
+
+    is_fixed_compute = True
 
     def __init__(self, name: str = "rs2", replace: bool = False) -> None:
         self.name = name
         self.replace = replace
 
+    @classmethod
+    def make_example(cls) -> RS2Arm:
+        return cls()
+
     def run(self, train: Table, test: Table, fraction: float, seed: int, model: Any) -> dict[str, Any]:
-        """Train ``model`` for its ``epochs`` with per-epoch random subsets; return accuracy."""
+        """Train ``model`` for its ``epochs`` with per-epoch random subsets; return test probabilities."""
         owner = "RS2Arm"
         if not hasattr(model, "fit_score_epochs") or not hasattr(model, "epochs"):
             raise fail("model", owner, "a PyTorch reference model (e.g. 'mlp' or 'cnn')", getattr(model, "name", model))
         train.require(["embeddings", "label"], owner)
         sched = rs2_schedule(train.n_rows, fraction, int(model.epochs), np.random.SeedSequence([int(seed), 2]), replace=self.replace)
-        acc = model.fit_score_epochs(
-            train.embeddings, train.labels, test.embeddings, test.labels, seed=seed, epoch_indices=sched
-        )
-        return {"accuracy": float(acc), "n_train": len(sched[0])}
+        from thresher.evaluate.harness import fit_arm
+
+        return {**fit_arm(model, train, test, None, seed, epoch_indices=sched), "n_train": len(sched[0])}

@@ -267,6 +267,29 @@ class _TorchReference:
             net = self._train(X_train, ytr, seed, None, epoch_indices)
             return float(np.mean(predict_logits(net, X_test).argmax(axis=1) == yte))
 
+    def fit_predict_proba(
+        self,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_test: np.ndarray,
+        *,
+        n_classes: int,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
+        epoch_indices: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Train on class codes ``y_train`` (per-epoch subsets when given); return test softmax probabilities."""
+        with thread_limit(self.threads):  # training and prediction under one limit
+            net = train_classifier(
+                X_train, y_train, model=self.kind, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
+                sample_weight=sample_weight, epoch_indices=epoch_indices, n_classes=int(n_classes), hidden=self.hidden,
+                image_shape=self.image_shape, threads=self.threads,
+            )
+            z = predict_logits(net, X_test)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
 
 @register_model("mlp")
 class MLPModel(_TorchReference):

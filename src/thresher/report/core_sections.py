@@ -66,45 +66,15 @@ def build_overview(run: RunDir) -> Section | None:
     return Section("Run", [TableBlock(["", ""], rows)])
 
 
-def _join(values: list[float]) -> str:
-    """``[0.1, 0.3, 0.5]`` -> ``"0.1, 0.3 and 0.5"``."""
-    parts = [f"{v:g}" for v in values]
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-
-
-def _verdicts(summary: Any, arms: list[str]) -> str:
-    """One sentence per arm: at which fractions its interval lies wholly above or below random's mean."""
-    from thresher.evaluate.harness import RANDOM
-
-    rnd = summary[summary["arm"] == RANDOM].set_index("fraction")["mean"]
-    out = []
-    for arm in arms:
-        if arm == RANDOM:
-            continue
-        s = summary[summary["arm"] == arm].set_index("fraction")
-        above = [float(f) for f in s.index if f in rnd.index and s.loc[f, "ci_low"] > rnd[f]]
-        below = [float(f) for f in s.index if f in rnd.index and s.loc[f, "ci_high"] < rnd[f]]
-        if above and below:
-            out.append(f"{arm} is above random at {_join(above)} and below it at {_join(below)}.")
-        elif above or below:
-            out.append(f"{arm} is {'above' if above else 'below'} random at {_join(above or below)}.")
-        else:
-            out.append(f"{arm}'s interval includes random's mean at every fraction.")
-    if not out:
-        return ""
-    return (
-        "Against random's mean accuracy at the same fraction, counting an arm as above (below) where its whole "
-        "95% interval is: " + " ".join(out)
-    )
-
-
 def build_curves(run: RunDir) -> Section | None:
-    from thresher.evaluate.harness import FULL, RANDOM, summarize
+    from thresher.evaluate.harness import FULL, PREDICTIONS_DIR, RANDOM, summarize
+    from thresher.evaluate.predictions import Predictions
 
     records = run.read_evaluation()
     if len(records) == 0:
         return None
-    summary = summarize(records)
+    preds = Predictions.load(run.path / PREDICTIONS_DIR)
+    summary = summarize(records, predictions=preds)
     palette = run_palette(run)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -125,23 +95,50 @@ def build_curves(run: RunDir) -> Section | None:
     n_seeds = int(records["seed"].nunique())
     model = str(records["model"].iloc[0]) if "model" in records.columns else "?"
     part = summary[summary["arm"] != FULL]
-    cells = [f"{m:.4f} ± {(h - lo) / 2:.4f}" for m, lo, h in zip(part["mean"], part["ci_low"], part["ci_high"])]
+    cells = [f"{m:.4f} [{lo:.4f}, {h:.4f}]" for m, lo, h in zip(part["mean"], part["ci_low"], part["ci_high"])]
     table = part.assign(cell=cells).pivot(index="arm", columns="fraction", values="cell").reset_index()
     table.columns = [str(c) for c in table.columns]
-    caption = "Mean test accuracy ± half-width of the 95% confidence interval, per keep fraction."
+    caption = ("Mean test accuracy [95% interval, inside 0-1; seeds and test rows counted when predictions are "
+               "stored] per keep fraction.")
     if len(full):
         f = full.iloc[0]
         n_full = int(records.loc[records["arm"] == FULL, "n_train"].iloc[0]) if "n_train" in records.columns else None
         rows = f" ({n_full} rows)" if n_full else ""
-        caption += f" Full training data{rows}: {f['mean']:.4f} ± {(f['ci_high'] - f['ci_low']) / 2:.4f}."
+        caption += f" Full training data{rows}: {f['mean']:.4f} [{f['ci_low']:.4f}, {f['ci_high']:.4f}]."
     blocks: list[Block] = [
         Figure.from_matplotlib(fig, f"Test accuracy (mean and 95% CI over {n_seeds} seeds) of model '{model}' trained on each selection, against random selection at the same budget and the full data."),
         TableBlock.from_pandas(table, caption),
     ]
-    verdicts = _verdicts(summary, arms)
-    if verdicts:
-        blocks.append(Paragraph(verdicts))
+    verdict = _verdicts(records, preds)
+    if verdict:
+        blocks.append(Paragraph(verdict))
     return Section("Accuracy versus fraction kept", blocks)
+
+
+def _join(values: list[str]) -> str:
+    """``["0.1", "0.3", "0.5"]`` -> ``"0.1, 0.3 and 0.5"``."""
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
+
+
+def _verdicts(records: Any, preds: Any) -> str:
+    """Say where each arm is better or worse than random by the paired, Holm-corrected test."""
+    if preds is None:
+        return "No per-test-row predictions are stored, so no paired verdict against random is given."
+    from thresher.evaluate.paired import compare
+
+    c = compare(records, predictions=preds)
+    if len(c) == 0:
+        return "No arm shares seeds with random, so no paired verdict is given."
+    out = []
+    for arm, g in c.groupby("arm", sort=True):
+        better = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "better"]
+        worse = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "worse"]
+        few = any(v.startswith("too few") for v in g["verdict"])
+        parts = ([f"better than random at {_join(better)}"] if better else []) + (
+            [f"worse at {_join(worse)}"] if worse else [])
+        text = " and ".join(parts) if parts else "no detectable difference from random at any fraction"
+        out.append(f"{arm}: {text}" + (" (too few seeds for a verdict at some fractions)" if few else "") + ".")
+    return ("Paired verdicts (95% interval of the paired difference, Holm-corrected; see Paired evidence): " + " ".join(out))
 
 
 def build_scores(run: RunDir) -> Section | None:
