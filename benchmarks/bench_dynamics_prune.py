@@ -49,7 +49,7 @@ def main() -> None:
     from thresher.scores.dynamics import AUM, EL2N, Forgetting, GraNd
     from thresher.select.ccs import CCS
     from thresher.select.topk import TopK
-    from thresher.signals.gradients import data_diet_signals
+    from thresher.signals.data_diet import data_diet_signals
     from thresher.signals.recorder import TrainingRecorder, attach_dynamics
     from thresher.store.rundir import RunDir
 

@@ -73,7 +73,7 @@ def run_pydvl(Xtr, ytr, Xte, yte, k: int, n_jobs: int) -> tuple[np.ndarray, floa
 
 
 def run_thresher(Xtr, ytr, Xte, yte, k: int, batch_size: int, executor) -> tuple[np.ndarray, float]:
-    from thresher.scores.valuation import knn_shapley
+    from thresher.scores.knn_shapley import knn_shapley
 
     t0 = time.perf_counter()
     values = knn_shapley(Xtr, ytr, Xte, yte, k=k, batch_size=batch_size, executor=executor)

@@ -79,7 +79,8 @@ def main() -> None:
 
     from thresher.data.table import Table
     from thresher.scores.labels import find_label_issues
-    from thresher.scores.valuation import data_oob, knn_shapley
+    from thresher.scores.data_oob import data_oob
+    from thresher.scores.knn_shapley import knn_shapley
     from thresher.signals.oof import out_of_fold_probs
 
     X, y, y_true, Xv, yv = load(a.n, a.n_valid, a.noise, a.seed, a.pca)

@@ -66,7 +66,7 @@ def main() -> None:
     import vendi_score
     from vendi_score import vendi as peer
 
-    from thresher.metrics.diversity import vendi
+    from thresher.metrics.vendi import vendi
 
     version = getattr(vendi_score, "__version__", None)
     if version is None:

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from thresher.metrics.diversity import vendi_score
+from thresher.metrics.vendi import vendi_score
 
 
 def main() -> None:

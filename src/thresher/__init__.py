@@ -5,9 +5,8 @@ Public API re-exports only; see the README for a tour.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from thresher._registry import METRICS, SCORERS, SELECTORS
+from thresher._version import __version__
 from thresher.data import Table, from_numpy, from_pandas, load_dataset, read_table, write_table
 from thresher.errors import ThresherError
 from thresher.execute import LocalExecutor, get_executor

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from thresher.cli import app
 from thresher.data.io import write_table
 from thresher.data.table import Table
-from thresher.scores.valuation import knn_shapley
+from thresher.scores.knn_shapley import knn_shapley
 from thresher.store.rundir import RunDir
 
 runner = CliRunner()

@@ -8,16 +8,10 @@ import pytest
 from thresher.data.table import Table
 from thresher.errors import InvalidParameterError
 from thresher.execute.base import LocalExecutor
-from thresher.metrics.diversity import (
-    IntraSetDiversity,
-    NpyRows,
-    Vendi,
-    intra_set_diversity,
-    kernel_matrix,
-    vendi,
-    vendi_from_eigenvalues,
-    vendi_score,
-)
+from thresher.metrics.diversity import IntraSetDiversity, intra_set_diversity
+from thresher.metrics.kernels import kernel_matrix
+from thresher.metrics.row_sources import NpyRows
+from thresher.metrics.vendi import Vendi, vendi, vendi_from_eigenvalues, vendi_score
 
 ROUTES_LINEAR = ["exact", "covariance", "streaming"]
 

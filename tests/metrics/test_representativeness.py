@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import make_fixture_table
 from thresher.metrics.coverage import prdc
-from thresher.metrics.diversity import vendi_score
+from thresher.metrics.vendi import vendi_score
 from thresher.metrics.representativeness import (
     KEY_PREFIX,
     Representativeness,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thresher.metrics.diversity import Vendi, vendi_from_eigenvalues, vendi_score
+from thresher.metrics.vendi import Vendi, vendi_from_eigenvalues, vendi_score
 from thresher.data import from_numpy
 
 

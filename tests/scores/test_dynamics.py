@@ -125,7 +125,7 @@ def test_row_never_recorded_is_an_error() -> None:
 @pytest.mark.torch
 def test_data_diet_signal_shapes_and_ranges() -> None:
     pytest.importorskip("torch")
-    from thresher.signals.gradients import DataDiet
+    from thresher.signals.data_diet import DataDiet
 
     rng = np.random.default_rng(0)
     y = np.arange(60) % 3

@@ -7,18 +7,15 @@ import pytest
 
 from thresher.data.table import Table
 from thresher.scores.influence import (
-    GradSimilarity,
     Influence,
-    TracIn,
     _design,
     _logreg_grads,
     _logreg_hessian,
     fit_logreg,
-    grad_similarity_scores,
     inverse_hvp,
     logreg_influence,
-    tracin_scores,
 )
+from thresher.scores.tracin import GradSimilarity, TracIn, grad_similarity_scores, tracin_scores
 
 
 def test_tracin_on_linear_regression_equals_analytic_dot_products() -> None:
@@ -161,7 +158,7 @@ def test_nn_influence_on_a_linear_model_equals_the_exact_formula(method: str) ->
 @pytest.mark.torch
 def test_mimic_alignment_on_a_linear_model() -> None:
     torch = pytest.importorskip("torch")
-    from thresher.scores.influence import mimic_alignment
+    from thresher.signals.checkpoint_grads import mimic_alignment
 
     X, y = _blobs(10, seed=9)
     cur, ref = torch.nn.Linear(3, 2).double(), torch.nn.Linear(3, 2).double()

@@ -10,19 +10,12 @@ import pytest
 from scipy.special import beta as beta_fn
 
 from thresher.data.table import Table
-from thresher.scores.semivalues import (
-    DataBanzhaf,
-    KNNUtility,
-    MaxTime,
-    MaxUpdates,
-    MSRSampler,
-    PermutationSampler,
-    StandardError,
-    TMCShapley,
-    Utility,
-    compute_semivalues,
-    semivalue_weights,
-)
+from thresher.scores.banzhaf import DataBanzhaf
+from thresher.scores.samplers import MSRSampler, PermutationSampler
+from thresher.scores.semivalues import compute_semivalues, semivalue_weights
+from thresher.scores.shapley import TMCShapley
+from thresher.scores.stopping import MaxTime, MaxUpdates, StandardError
+from thresher.scores.utility import KNNUtility, Utility
 
 
 # ----------------------------------------------------------------------------- independent ground truth
@@ -126,7 +119,7 @@ def test_utilities_match_brute_force() -> None:
 
 
 def test_knn_shapley_closed_form_equals_exact_shapley_of_knn_utility() -> None:
-    from thresher.scores.valuation import knn_shapley
+    from thresher.scores.knn_shapley import knn_shapley
 
     X, y, Xv, yv = _toy(n=8, m=3, seed=2)
     exact = exact_semivalue(8, brute_knn_utility(X, y, Xv, yv, 3), shapley_w(8))

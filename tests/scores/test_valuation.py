@@ -10,7 +10,9 @@ import pytest
 
 from thresher.data.table import Table
 from thresher.errors import InvalidParameterError, MissingColumnError
-from thresher.scores.valuation import DataOOB, KNNShapley, LeaveOneOut, data_oob, knn_shapley
+from thresher.scores.data_oob import DataOOB, data_oob
+from thresher.scores.knn_shapley import KNNShapley, knn_shapley
+from thresher.scores.loo import LeaveOneOut
 
 
 # ----------------------------------------------------------------------------- brute force

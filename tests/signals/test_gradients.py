@@ -7,9 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from thresher.signals.vog import gradient_variance, input_gradients  # noqa: E402
 from thresher.signals.gradients import (  # noqa: E402
-    gradient_variance,
-    input_gradients,
     parameter_names,
     per_example_grad_norms,
     per_example_gradients,

@@ -87,7 +87,8 @@ def test_training_dynamics_signal_on_separable_data() -> None:
 
 
 def test_checkpoint_gradients_signal_feeds_tracin_and_mimic() -> None:
-    from thresher.scores.influence import Mimic, TracIn
+    from thresher.scores.mimic import Mimic
+    from thresher.scores.tracin import TracIn
     from thresher.signals.recorder import CheckpointGradients
 
     rng = np.random.default_rng(2)

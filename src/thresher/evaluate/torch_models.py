@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_model
+from thresher._torch import import_torch
 from thresher._validation import check_choice, check_float, check_int, fail
 
 __all__ = ["build_model", "train_classifier", "predict_logits", "MLPModel", "CNNModel"]
@@ -44,8 +45,6 @@ def build_model(
     >>> sum(p.numel() for p in net.parameters())
     101770
     """
-    from thresher.signals.gradients import import_torch
-
     torch = import_torch()
     nn = torch.nn
     owner = "build_model"
@@ -130,8 +129,6 @@ def train_classifier(
     >>> bool(acc > 0.9)
     True
     """
-    from thresher.signals.gradients import import_torch
-
     torch = import_torch()
     owner = "train_classifier"
     check_int(epochs, "epochs", owner, low=1)
@@ -190,8 +187,6 @@ def train_classifier(
 
 def predict_logits(net: Any, X: Any, *, batch_size: int = 4096) -> np.ndarray:
     """Return the model's logits for ``X`` (float64, (n, n_classes))."""
-    from thresher.signals.gradients import import_torch
-
     torch = import_torch()
     Xn = np.asarray(X, dtype=np.float32)
     out = []

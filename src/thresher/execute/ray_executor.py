@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from thresher.errors import MissingDependencyError, ShardError
-from thresher.execute.base import Shard, run_shard
+from thresher.execute.shards import Shard, run_shard
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

@@ -7,7 +7,7 @@ in one :class:`~thresher.metrics.MetricResult` (value = coverage):
   set (Naeem et al. 2020; :func:`thresher.metrics.coverage.prdc`): coverage is the share
   of all rows whose k-NN ball holds a selected row;
 * ``vendi_ratio``: Vendi score (cosine kernel, order 1) of the subset over that of the
-  full set (:func:`thresher.metrics.diversity.vendi`);
+  full set (:func:`thresher.metrics.vendi.vendi`);
 * ``class_proportions`` / ``group_proportions`` of subset and full set and their total
   variation distance (when the table has ``label`` / ``group``);
 * ``drift_p_value``: the kNN two-sample test (:func:`thresher.metrics.drift.knn_two_sample_test`)
@@ -32,7 +32,7 @@ from thresher.data.table import Table
 from thresher.errors import EmptyTableError
 from thresher.metrics.base import BaseMetric, MetricResult
 from thresher.metrics.coverage import prdc
-from thresher.metrics.diversity import vendi
+from thresher.metrics.vendi import vendi
 from thresher.metrics.drift import knn_two_sample_test
 
 __all__ = ["representativeness", "subset_representativeness", "Representativeness", "store_representativeness", "KEY_PREFIX"]

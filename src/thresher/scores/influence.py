@@ -1,176 +1,37 @@
-"""Gradient-based attribution: TracIn, gradient similarity (LESS), mimic score, influence functions.
+"""Influence functions: the effect of removing a training row on a target set's loss.
 
-Two layers, so the scorers stay cheap and the heavy work is reusable:
+Koh and Liang, "Understanding Black-box Predictions via Influence Functions" (ICML 2017):
 
-* **Functions** that need a model compute per-row matrices from checkpoints:
-  :func:`checkpoint_gradients` (randomly projected per-example gradients at each
-  recorded checkpoint, bounded memory), :func:`mimic_alignment` (alignment of each
-  example's negative gradient with the direction to a reference model's weights),
-  :func:`logreg_influence` (exact influence for L2-regularised logistic regression,
-  closed-form Hessian) and :func:`nn_influence` (inverse-Hessian-vector product by
-  conjugate gradient or LiSSA for small networks).
-* **Scorers** read those matrices: ``tracin`` and ``grad_similarity`` read
-  ``grad.ckpt`` (n, n_checkpoints * dim) with ``meta["grad.n_checkpoints"]`` and
-  ``meta["grad.lrs"]``; ``mimic`` reads ``grad.mimic`` (n, n_checkpoints); the
-  ``influence`` scorer fits the logistic regression itself on ``embeddings``.
+* :func:`logreg_influence` (and the ``influence`` scorer): exact influence for
+  L2-regularised multinomial logistic regression, with the closed-form Hessian
+  (:func:`fit_logreg` fits it by Newton's method);
+* :func:`nn_influence`: for small networks, one inverse-Hessian-vector product solved by
+  conjugate gradient or LiSSA (:func:`inverse_hvp`; Agarwal, Bullins & Hazan, JMLR 2017).
 
-The *target set* (the rows whose loss we want to reduce: a validation split, a task's
-examples) is given by a column: rows where ``target`` is non-zero/true. Scores are
-returned for every row; a positive score means the row helps the target set.
-
-torch is imported inside the functions that need it (``pip install thresher[torch]``).
+Gradient-tracing attribution lives apart: TracIn and gradient similarity in
+:mod:`thresher.scores.tracin`, mimic in :mod:`thresher.scores.mimic`, the checkpoint
+gradient matrices they read in :mod:`thresher.signals.checkpoint_grads`. The target set
+is given by a column (see :mod:`thresher.scores.target_set`); a positive score means the
+row helps the target set. torch is imported inside :func:`nn_influence`
+(``pip install thresher[torch]``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from thresher._registry import register_scorer
+from thresher._torch import import_torch
 from thresher._typing import Seed
 from thresher._validation import check_choice, check_float, check_int, fail
 from thresher.data.table import Table
-from thresher.errors import DataError
 from thresher.scores.base import BaseScorer
+from thresher.scores.target_set import grad_conformance_table, target_mask
+from thresher.signals.gradients import _flat, _per_example_fn, parameter_names
 
-__all__ = [
-    "checkpoint_gradients",
-    "tracin_scores",
-    "grad_similarity_scores",
-    "mimic_alignment",
-    "fit_logreg",
-    "logreg_influence",
-    "nn_influence",
-    "inverse_hvp",
-    "TracIn",
-    "GradSimilarity",
-    "Mimic",
-    "Influence",
-]
-
-
-# --------------------------------------------------------------------- signals
-def checkpoint_gradients(
-    models: Sequence[Any],
-    X: Any,
-    y: Any,
-    *,
-    dim: int = 512,
-    seed: Seed = 0,
-    last_layer: bool = False,
-    batch_size: int = 256,
-) -> np.ndarray:
-    """Return projected per-example gradients at each checkpoint, float32 (n, K * dim).
-
-    Columns ``k*dim:(k+1)*dim`` hold checkpoint ``k``; the same projection (``seed``)
-    is used at every checkpoint. Attach the result as ``grad.ckpt`` with
-    ``meta["grad.n_checkpoints"] = K`` and ``meta["grad.lrs"]``.
-    """
-    from thresher.signals.gradients import projected_gradients
-
-    n = len(np.asarray(y))
-    out = np.empty((n, len(models) * dim), dtype=np.float32)
-    for k, m in enumerate(models):
-        out[:, k * dim : (k + 1) * dim] = projected_gradients(
-            m, X, y, dim=dim, seed=seed, last_layer=last_layer, batch_size=batch_size
-        )
-    return out
-
-
-def _split_ckpt(G: np.ndarray, n_ckpt: int, owner: str) -> np.ndarray:
-    G = np.asarray(G, dtype=np.float64)
-    if G.shape[1] % n_ckpt:
-        raise DataError(f"matrix 'grad.ckpt' of {owner} must have a multiple of {n_ckpt} columns; got {G.shape[1]}.")
-    return G.reshape(G.shape[0], n_ckpt, G.shape[1] // n_ckpt)
-
-
-def _lrs(lrs: Any, n_ckpt: int, owner: str) -> np.ndarray:
-    if lrs is None:
-        return np.ones(n_ckpt)
-    a = np.array([1.0 if v is None else float(v) for v in lrs])
-    if a.shape != (n_ckpt,):
-        raise fail("lrs", owner, f"one learning rate per checkpoint ({n_ckpt})", len(a))
-    return a
-
-
-def tracin_scores(G: np.ndarray, target: np.ndarray, n_checkpoints: int, lrs: Any = None) -> np.ndarray:
-    """Return TracInCP scores: sum_k lr_k * g_i^k . mean_{t in target} g_t^k.
-
-    Pruthi et al., "Estimating Training Data Influence by Tracing Gradient Descent"
-    (NeurIPS 2020). ``G`` is (n, K*dim); ``target`` a boolean mask of target rows.
-
-    Examples
-    --------
-    >>> G = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
-    >>> tracin_scores(G, np.array([False, False, True]), 1, [0.5]).tolist()
-    [1.0, 1.0, 4.0]
-    """
-    owner = "tracin_scores"
-    T = np.asarray(target, dtype=bool)
-    if not T.any():
-        raise fail("target", owner, "a mask with at least one target row", 0)
-    G3 = _split_ckpt(G, n_checkpoints, owner)
-    gbar = G3[T].mean(axis=0)  # (K, dim)
-    return np.asarray(np.einsum("nkd,kd,k->n", G3, gbar, _lrs(lrs, n_checkpoints, owner)), dtype=np.float64)
-
-
-def grad_similarity_scores(G: np.ndarray, target: np.ndarray, n_checkpoints: int, lrs: Any = None) -> np.ndarray:
-    """Return sum_k lr_k * cos(g_i^k, mean target gradient at k), LESS-style.
-
-    Xia et al., "LESS: Selecting Influential Data for Targeted Instruction Tuning"
-    (ICML 2024) score each training example by the learning-rate-weighted cosine
-    between its (projected) gradient and the target gradient over checkpoints.
-
-    Examples
-    --------
-    >>> G = np.array([[1.0, 0.0], [0.0, 3.0], [2.0, 2.0]])
-    >>> grad_similarity_scores(G, np.array([False, False, True]), 1).round(4).tolist()
-    [0.7071, 0.7071, 1.0]
-    """
-    owner = "grad_similarity_scores"
-    T = np.asarray(target, dtype=bool)
-    if not T.any():
-        raise fail("target", owner, "a mask with at least one target row", 0)
-    G3 = _split_ckpt(G, n_checkpoints, owner)
-    gbar = G3[T].mean(axis=0)
-    num = np.einsum("nkd,kd->nk", G3, gbar)
-    den = np.linalg.norm(G3, axis=2) * np.linalg.norm(gbar, axis=1)[None, :]
-    cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return np.asarray(cos @ _lrs(lrs, n_checkpoints, owner), dtype=np.float64)
-
-
-def mimic_alignment(
-    models: Sequence[Any], reference: Any, X: Any, y: Any, *, batch_size: int = 256
-) -> np.ndarray:
-    """Return cos(-g_i(theta_k), theta_ref - theta_k) for each example and checkpoint, (n, K).
-
-    The mimic score ("Evaluating Sample Utility for Data Selection by Mimicking Model
-    Weights", Jha et al., 2025): an example is useful when a gradient step on it moves
-    the current weights toward a reference model's weights. Full (unprojected)
-    per-example gradients are formed batch by batch with vmap and reduced at once.
-    """
-    from thresher.signals.gradients import _flat, _per_example_fn, import_torch, parameter_names
-
-    torch = import_torch()
-    yn = np.asarray(y, dtype=np.int64)
-    dtype = next(models[0].parameters()).dtype if len(models) else torch.float32
-    Xt = torch.as_tensor(np.asarray(X)).to(dtype)
-    yt = torch.as_tensor(yn)
-    ref = dict(reference.named_parameters())
-    out = np.empty((len(yn), len(models)))
-    for k, m in enumerate(models):
-        names = parameter_names(m)
-        fn, train, _ = _per_example_fn(m, names)
-        d = torch.cat([(ref[n].detach() - train[n]).reshape(-1) for n in names])
-        dn = float(d.norm())
-        for b in range(0, len(yn), batch_size):
-            G = _flat(torch, fn(train, Xt[b : b + batch_size], yt[b : b + batch_size]), names)
-            num = -(G @ d)
-            den = G.norm(dim=1) * dn
-            out[b : b + batch_size, k] = torch.where(den > 0, num / den.clamp_min(1e-30), torch.zeros_like(num)).numpy()
-    return out
+__all__ = ["fit_logreg", "logreg_influence", "nn_influence", "inverse_hvp", "Influence"]
 
 
 # --------------------------------------------------- exact logistic regression
@@ -361,8 +222,6 @@ def nn_influence(
     ``hvp_batch_size`` makes each Hessian-vector product use a random minibatch (for
     LiSSA on large sets); ``None`` uses every training row.
     """
-    from thresher.signals.gradients import _flat, _per_example_fn, import_torch, parameter_names
-
     torch = import_torch()
     from torch.func import functional_call, grad
 
@@ -421,120 +280,6 @@ def nn_influence(
     return out
 
 
-# ---------------------------------------------------------------------- scorers
-def _target_mask(table: Table, target: str, owner: str) -> np.ndarray:
-    v = np.asarray(table.column(target))
-    mask = v.astype(bool) if v.dtype != object else np.array([bool(x) for x in v])
-    if not mask.any():
-        raise fail("target", owner, f"a column with at least one true row; {target!r} has none", target)
-    return mask
-
-
-def _grad_conformance_table() -> Table:
-    rng = np.random.default_rng(0)
-    n, K, d = 40, 3, 6
-    y = np.arange(n) % 3
-    G = rng.normal(size=(n, K * d)) + np.tile(np.eye(3)[y] @ rng.normal(size=(3, d)), K)
-    return Table(
-        np.arange(700, 700 + n, dtype=np.int64),
-        columns={"label": y, "flag.target": (np.arange(n) % 5 == 0)},
-        matrices={"grad.ckpt": G, "grad.mimic": rng.uniform(-1, 1, size=(n, K)), "embeddings": rng.normal(size=(n, 3)) + np.eye(3)[y] * 2},
-        meta={"grad.n_checkpoints": K, "grad.lrs": [0.1, 0.05, 0.01]},
-    )
-
-
-class _GradScorer(BaseScorer):
-    requires = frozenset({"grad.ckpt"})
-
-    def __init__(self, target: str = "flag.target") -> None:
-        self.target = target
-
-    def _inputs(self, table: Table) -> tuple[np.ndarray, np.ndarray, int, Any]:
-        owner = type(self).__name__
-        table.require([self.target], owner)
-        if "grad.n_checkpoints" not in table.meta:
-            raise DataError(f"table of {owner} must carry meta['grad.n_checkpoints'] alongside 'grad.ckpt'.")
-        return table.matrix("grad.ckpt"), _target_mask(table, self.target, owner), int(table.meta["grad.n_checkpoints"]), table.meta.get("grad.lrs")
-
-    @classmethod
-    def conformance_table(cls) -> Table:
-        return _grad_conformance_table()
-
-
-@register_scorer("tracin")
-class TracIn(_GradScorer):
-    """TracIn: learning-rate-weighted dot products of a row's gradient with the target gradient.
-
-    Pruthi et al., "Estimating Training Data Influence by Tracing Gradient Descent"
-    (NeurIPS 2020), checkpoint version (TracInCP) on randomly projected gradients
-    ``grad.ckpt`` (see :func:`checkpoint_gradients`); the target set is the rows where
-    column ``target`` is true. Positive scores mark proponents of the target set.
-
-    Examples
-    --------
-    >>> t = Table(columns={"flag.target": np.array([0, 0, 1])},
-    ...           matrices={"grad.ckpt": np.array([[1.0, 0, 2, 0], [0, 1, 0, 1], [1, 1, 1, 1]])},
-    ...           meta={"grad.n_checkpoints": 2, "grad.lrs": [1.0, 0.5]})
-    >>> TracIn().score(t).tolist()
-    [2.0, 1.5, 3.0]
-    """
-
-    name = "tracin"
-    higher_is_better = True
-
-    def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        G, T, K, lrs = self._inputs(table)
-        return tracin_scores(G, T, K, lrs)
-
-
-@register_scorer("grad_similarity")
-class GradSimilarity(_GradScorer):
-    """Gradient similarity to a target set: lr-weighted cosine with the mean target gradient (LESS).
-
-    Xia et al., "LESS: Selecting Influential Data for Targeted Instruction Tuning"
-    (ICML 2024), on randomly projected gradients ``grad.ckpt``.
-
-    Examples
-    --------
-    >>> t = Table(columns={"flag.target": np.array([0, 1])},
-    ...           matrices={"grad.ckpt": np.array([[0.0, 2.0], [1.0, 1.0]])}, meta={"grad.n_checkpoints": 1})
-    >>> GradSimilarity().score(t).round(4).tolist()
-    [0.7071, 1.0]
-    """
-
-    name = "grad_similarity"
-    higher_is_better = True
-
-    def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        G, T, K, lrs = self._inputs(table)
-        return grad_similarity_scores(G, T, K, lrs)
-
-
-@register_scorer("mimic")
-class Mimic(BaseScorer):
-    """Mimic score: mean over checkpoints of cos(-gradient, direction to the reference weights).
-
-    "Evaluating Sample Utility for Data Selection by Mimicking Model Weights" (Jha et
-    al., 2025). Reads ``grad.mimic`` (n, n_checkpoints) from :func:`mimic_alignment`.
-
-    Examples
-    --------
-    >>> t = Table(matrices={"grad.mimic": np.array([[0.5, 0.1], [-0.2, 0.0]])})
-    >>> Mimic().score(t).round(6).tolist()
-    [0.3, -0.1]
-    """
-
-    name = "mimic"
-    higher_is_better = True
-    requires = frozenset({"grad.mimic"})
-
-    def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        return np.asarray(np.asarray(table.matrix("grad.mimic"), dtype=np.float64).mean(axis=1))
-
-    @classmethod
-    def conformance_table(cls) -> Table:
-        return _grad_conformance_table()
-
 
 @register_scorer("influence")
 class Influence(BaseScorer):
@@ -570,7 +315,7 @@ class Influence(BaseScorer):
         owner = type(self).__name__
         table.require([self.target], owner)
         check_float(self.l2, "l2", owner, low=0.0, low_open=True)
-        T = _target_mask(table, self.target, owner)
+        T = target_mask(table, self.target, owner)
         if T.all():
             raise fail("target", owner, "a column that leaves some training rows", self.target)
         codes, classes = label_codes(table, owner)
@@ -585,4 +330,4 @@ class Influence(BaseScorer):
 
     @classmethod
     def conformance_table(cls) -> Table:
-        return _grad_conformance_table()
+        return grad_conformance_table()

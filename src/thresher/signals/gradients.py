@@ -14,8 +14,13 @@ random Gaussian matrix (Johnson-Lindenstrauss, as in TRAK and LESS) and only kee
 n * dim`` floats. The projection matrix is generated block by block from the seed, so it
 is never materialised for very large models.
 
+Built on these: input gradients and VoG in :mod:`thresher.signals.vog`, EL2N/GraNd runs
+in :mod:`thresher.signals.data_diet`, checkpoint gradient matrices for TracIn and mimic
+in :mod:`thresher.signals.checkpoint_grads`.
+
 torch is imported inside the functions (``pip install thresher[torch]``).
 """
+
 
 from __future__ import annotations
 
@@ -24,13 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from thresher._registry import register_signal
+from thresher._torch import import_torch
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_int, fail
-from thresher.data.table import Table
-from thresher.errors import MissingDependencyError
-from thresher.execute.base import Executor
-from thresher.signals.oof import SignalResult, label_codes
 
 __all__ = [
     "import_torch",
@@ -38,24 +39,9 @@ __all__ = [
     "per_example_gradients",
     "per_example_gradients_loop",
     "per_example_grad_norms",
+    "projection_block",
     "projected_gradients",
-    "input_gradients",
-    "gradient_variance",
-    "data_diet_signals",
-    "DataDiet",
 ]
-
-
-def import_torch() -> Any:
-    """Return the ``torch`` module or raise MissingDependencyError with the install hint."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is installed in the dev environment
-        raise MissingDependencyError(
-            "PyTorch is required for training dynamics and gradient scores; install it with "
-            "`pip install thresher[torch]`."
-        ) from None
-    return torch
 
 
 def parameter_names(model: Any, last_layer: bool = False) -> list[str]:
@@ -345,148 +331,3 @@ def projected_gradients(
         del grads
     return out
 
-
-def input_gradients(model: Any, X: Any, y: Any, *, batch_size: int = 512) -> np.ndarray:
-    """Return the gradient of each example's true-class logit w.r.t. its input, float32 (n, ...).
-
-    This is the per-checkpoint quantity behind VoG (Agarwal et al.); the logit of the
-    labelled class is differentiated (not the loss), as in the paper.
-
-    Examples
-    --------
-    >>> import torch
-    >>> net = torch.nn.Linear(3, 2)
-    >>> g = input_gradients(net, np.ones((2, 3)), np.array([0, 1]))
-    >>> bool(np.allclose(g[0], net.weight[0].detach().numpy()))
-    True
-    """
-    torch = import_torch()
-    dev = next(model.parameters()).device
-    Xt, yt = _as_tensors(torch, X, y, dev, next(model.parameters()).dtype)
-    out = []
-    for sl in _batches(len(yt), batch_size):
-        xb = Xt[sl].clone().requires_grad_(True)
-        logits = model(xb)
-        sel = logits.gather(1, yt[sl].unsqueeze(1)).sum()
-        (g,) = torch.autograd.grad(sel, xb)
-        out.append(g.detach().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros_like(np.asarray(X, dtype=np.float32))
-
-
-def gradient_variance(models: Any, X: Any, y: Any, *, batch_size: int = 512) -> np.ndarray:
-    """Return raw VoG per example: mean over input features of the std of input gradients.
-
-    Agarwal, D'souza and Hooker, "Estimating Example Difficulty Using Variance of
-    Gradients" (CVPR 2022): for checkpoints t = 1..K, S_t = d logit_y / d x;
-    VoG = mean_p sqrt(mean_t (S_t,p - mean_t S_t,p)^2). Accumulated one checkpoint at
-    a time (Welford), so memory is two (n, d) arrays whatever K is. Class
-    normalisation is done by the ``vog`` scorer.
-
-    Examples
-    --------
-    >>> import torch
-    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    >>> with torch.no_grad():
-    ...     _ = a.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
-    ...     _ = b.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 1.0]]))
-    >>> gradient_variance([a, b], np.zeros((2, 2)), np.array([0, 1])).tolist()
-    [0.5, 0.0]
-    """
-    mean: np.ndarray | None = None
-    m2: np.ndarray | None = None
-    k = 0
-    for model in models:
-        g = input_gradients(model, X, y, batch_size=batch_size).reshape(len(np.asarray(y)), -1).astype(np.float64)
-        k += 1
-        if mean is None or m2 is None:
-            mean, m2 = g.copy(), np.zeros_like(g)
-            continue
-        delta = g - mean
-        mean += delta / k
-        m2 += delta * (g - mean)
-    if mean is None or m2 is None:
-        raise fail("models", "gradient_variance", "at least one checkpoint", 0)
-    return np.asarray(np.sqrt(m2 / k).mean(axis=1), dtype=np.float64)
-
-
-def data_diet_signals(
-    X: Any,
-    y: Any,
-    *,
-    n_seeds: int = 3,
-    epochs: int = 2,
-    model: str = "mlp",
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    seed: Seed = 0,
-    last_layer: bool = False,
-    image_shape: Any = None,
-    n_classes: int | None = None,
-) -> dict[str, np.ndarray]:
-    """Train ``n_seeds`` short runs and return EL2N and GraNd at their last epoch.
-
-    Paul et al., "Deep Learning on a Data Diet" (NeurIPS 2021): both scores are taken
-    early in training (the paper: epoch 20 of 200) and averaged over independent
-    initialisations; each column here is one seed. EL2N uses the model's softmax
-    output, GraNd the norm of the per-example loss gradient (vmap).
-
-    Returns ``{"diet.el2n": (n, n_seeds), "diet.grand": (n, n_seeds)}``.
-    """
-    from thresher.evaluate.torch_models import predict_logits, train_classifier
-
-    owner = "data_diet_signals"
-    check_int(n_seeds, "n_seeds", owner, low=1)
-    yn = np.asarray(y, dtype=np.int64)
-    C = int(yn.max()) + 1 if n_classes is None else int(n_classes)
-    seeds = np.random.SeedSequence(seed_int(seed) or 0).generate_state(n_seeds)
-    el2n = np.empty((len(yn), n_seeds))
-    grand = np.empty((len(yn), n_seeds))
-    for j, s in enumerate(seeds.tolist()):
-        net = train_classifier(
-            X, yn, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=int(s), n_classes=C,
-            image_shape=image_shape,
-        )
-        z = predict_logits(net, X)
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(len(yn)), yn] -= 1.0
-        el2n[:, j] = np.linalg.norm(p, axis=1)
-        grand[:, j] = per_example_grad_norms(net, X, yn, last_layer=last_layer)
-    return {"diet.el2n": el2n, "diet.grand": grand}
-
-
-@register_signal("data_diet")
-class DataDiet:
-    """Compute EL2N and GraNd matrices (``diet.el2n``, ``diet.grand``) from short training runs.
-
-    Parameters
-    ----------
-    n_seeds, epochs
-        Number of independent runs and the (early) epoch at which scores are taken.
-    model
-        ``"mlp"`` or ``"cnn"``.
-    last_layer
-        GraNd on last-layer gradients only.
-    """
-
-    name = "data_diet"
-    produces = ("diet.el2n", "diet.grand")
-    requires = frozenset({"embeddings", "label"})
-
-    def __init__(self, n_seeds: int = 3, epochs: int = 2, model: str = "mlp", last_layer: bool = False) -> None:
-        self.n_seeds = n_seeds
-        self.epochs = epochs
-        self.model = model
-        self.last_layer = last_layer
-
-    def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
-        """Train the runs on every row of ``table`` and return the two matrices."""
-        owner = "DataDiet"
-        table.check_not_empty(owner)
-        table.require(self.requires, owner)
-        codes, classes = label_codes(table, owner)
-        mats = data_diet_signals(
-            table.embeddings, codes, n_seeds=self.n_seeds, epochs=self.epochs, model=self.model, seed=seed,
-            last_layer=self.last_layer, image_shape=table.meta.get("image_shape"), n_classes=len(classes),
-        )
-        return SignalResult(mats, {"classes": classes.tolist()})

@@ -363,7 +363,7 @@ class TrainingDynamics:
         """Train once on every row of ``table``; return the per-epoch matrices and ``dyn.vog``."""
         import tempfile
 
-        from thresher.signals.gradients import gradient_variance
+        from thresher.signals.vog import gradient_variance
 
         with tempfile.TemporaryDirectory() as tmp:
             path = tmp if self.run_dir is None else self.run_dir
@@ -413,7 +413,7 @@ class CheckpointGradients:
         """Train once on every row of ``table``; return ``grad.ckpt`` and ``grad.mimic``."""
         import tempfile
 
-        from thresher.scores.influence import checkpoint_gradients, mimic_alignment
+        from thresher.signals.checkpoint_grads import checkpoint_gradients, mimic_alignment
 
         owner = "CheckpointGradients"
         check_int(self.epochs, "epochs", owner, low=2)

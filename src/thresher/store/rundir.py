@@ -99,7 +99,7 @@ class RunDir:
 
         Returns the manifest. With ``force``, stored artifacts are discarded first.
         """
-        from thresher import __version__
+        from thresher._version import __version__
 
         fp = fingerprint(table)
         manifest = self.read_manifest()
