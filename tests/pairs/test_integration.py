@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from thresher.data.table import Table
-from thresher.metrics.diversity import Vendi
+from thresher.metrics.vendi import Vendi
 from thresher.scores.pairs import LikelihoodMargin, example_pair_table
 from thresher.select.base import Budget
 from thresher.select.candidates import BestOfMajority, example_candidate_table

@@ -104,3 +104,18 @@ def test_scores_need_their_signals() -> None:
         PreferenceStrength().score(t)
     with pytest.raises(ValueError, match="`beta` of DPOMargin"):
         DPOMargin(beta=0).score(example_pair_table(3))
+
+
+@pytest.mark.torch
+def test_ifd_and_response_perplexity_equal_the_loop(tiny_gpt2: Path) -> None:
+    from thresher.data.candidates import candidate_table
+    from thresher.scores.instructions import IFD, ResponsePerplexity
+    from thresher.signals.lm_likelihood import ResponseLikelihood
+
+    t = candidate_table([0, 1, 2, 3], PROMPTS, CHOSEN)
+    for k, v in ResponseLikelihood(str(tiny_gpt2), batch_size=2).compute(t).matrices.items():
+        t = t.with_matrix(k, v)
+    lc, nc, _ = reference_loop(tiny_gpt2, PROMPTS, CHOSEN)
+    lu, nu, _ = reference_loop(tiny_gpt2, [""] * 4, CHOSEN)
+    np.testing.assert_allclose(ResponsePerplexity().score(t), np.exp(-lc / nc), rtol=1e-5)
+    np.testing.assert_allclose(IFD().score(t), np.exp(-lc / nc) / np.exp(-lu / nu), rtol=1e-5)

@@ -113,7 +113,7 @@ class GroupVendi(BaseScorer):
         self.q = q
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
-        from thresher.metrics.diversity import vendi_score
+        from thresher.metrics.vendi import vendi_score
 
         owner = type(self).__name__
         if self.features == "tfidf":
