@@ -102,7 +102,7 @@ def main() -> None:
         SelectorArm("ccs-el2n", CCS(by="score.el2n", beta=0.1, n_strata=50, hardest="high"), run),
         RS2Arm("rs2"),
     ]
-    model = MLPModel(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_classes=10, n_threads=args.threads)
+    model = MLPModel(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_classes=10, threads=args.threads)
     fractions = [float(f) for f in args.fractions.split(",")]
     t0 = time.perf_counter()
 

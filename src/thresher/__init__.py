@@ -6,6 +6,7 @@ Public API re-exports only; see the README for a tour.
 from __future__ import annotations
 
 from thresher._registry import METRICS, SCORERS, SELECTORS
+from thresher._threads import get_threads, set_threads, threads
 from thresher._version import __version__
 from thresher.data import Table, from_numpy, from_pandas, load_dataset, read_table, write_table
 from thresher.errors import ThresherError
@@ -30,8 +31,11 @@ __all__ = [
     "from_numpy",
     "from_pandas",
     "get_executor",
+    "get_threads",
     "load_dataset",
     "out_of_fold_probs",
     "read_table",
+    "set_threads",
+    "threads",
     "write_table",
 ]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from thresher._validation import check_choice, check_int, check_matrix
+from thresher.data.scales import warn_if_unscaled
 from thresher.errors import InvalidParameterError, MissingDependencyError
 from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
 
@@ -100,6 +101,7 @@ def knn(
     ([1, 0, 1], [1.0, 1.0, 2.0])
     """
     Xa = check_matrix(X, "X", _OWNER)
+    warn_if_unscaled(Xa, "kNN search")
     self_query = queries is None
     Qa = Xa if self_query else check_matrix(queries, "queries", _OWNER)
     if Qa.shape[1] != Xa.shape[1]:

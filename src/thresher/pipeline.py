@@ -9,13 +9,15 @@ Recipe TOML::
 
     [data]
     dataset = "digits"            # a built-in dataset, or:
-    # path = "rows.parquet"       # + id_column / label_column / embedding_columns ...
-    # test_path = "test.parquet"  # else a `split` column ("train"/"test") is required
+    # path = "rows.csv"           # relative to the recipe file; keys: thresher.data.source.DataSpec
+    # label_column = "y"          # + id_column / group_column / embedding_columns / standardize ...
+    # test_path = "test.csv"      # else a `split` column, else a stratified split is made
     [run]
     seeds = [0, 1, 2]
     fractions = [0.1, 0.3, 0.5, 0.7]
     model = "logreg"
     executor = "local"            # or "ray"
+    threads = 2                   # BLAS/torch threads of every step (default: the machine's cores)
     [[signals]]
     name = "probs"                # out-of-fold probabilities
     [[scorers]]
@@ -41,15 +43,16 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import METRICS, SCORERS, SELECTORS, SIGNALS
-from thresher.data.datasets import load_dataset, split_table
-from thresher.data.io import read_table
+from thresher._threads import threads, threads_active
+from thresher._validation import check_int
+from thresher.data.source import DataSpec, LoadedData, read_data
 from thresher.data.table import Table
-from thresher.errors import InvalidParameterError, MissingColumnError
+from thresher.errors import InvalidParameterError
 from thresher.execute.base import Executor, get_executor
 from thresher.select.base import Budget
 from thresher.store.rundir import RunDir, selection_key
 
-__all__ = ["Recipe", "Component", "load_recipe", "demo_recipe", "run_recipe", "ensure_signals", "build"]
+__all__ = ["Recipe", "Component", "load_recipe", "demo_recipe", "run_recipe", "ensure_signals", "build", "load_data", "open_run"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -88,9 +91,11 @@ class Recipe:
     fractions: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7])
     model: str = "logreg"
     executor: str = "local"
+    base_dir: str | None = None  # the recipe file's folder: relative data paths are read from there
+    threads: int | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Recipe:
+    def from_dict(cls, d: dict[str, Any], base_dir: str | Path | None = None) -> Recipe:
         known = {"data", "run", "signals", "scorers", "selectors", "metrics"}
         unknown = set(d) - known
         if unknown:
@@ -98,18 +103,22 @@ class Recipe:
                 f"recipe sections must be among {sorted(known)}; got unknown {sorted(unknown)}."
             )
         run = dict(d.get("run", {}))
-        run_known = {"seeds", "fractions", "model", "executor"}
+        run_known = {"seeds", "fractions", "model", "executor", "threads"}
         if set(run) - run_known:
             raise InvalidParameterError(f"`[run]` keys must be among {sorted(run_known)}; got {sorted(set(run) - run_known)}.")
         if "data" not in d:
             raise InvalidParameterError("a recipe must have a `[data]` section; got none.")
+        if "threads" in run:
+            check_int(run["threads"], "threads", "[run]", low=1)
         comps = {k: [Component.from_dict(x, k) for x in d.get(k, [])] for k in ("signals", "scorers", "selectors", "metrics")}
+        DataSpec.from_dict(d["data"])  # unknown [data] keys fail here, before any work
         return cls(
             data=dict(d["data"]),
             signals=comps["signals"],
             scorers=comps["scorers"],
             selectors=comps["selectors"],
             metrics=comps["metrics"],
+            base_dir=None if base_dir is None else str(base_dir),
             **run,
         )
 
@@ -119,6 +128,7 @@ class Recipe:
 
         return {
             "data": self.data,
+            # `threads` is left out: it changes how fast a run goes, not what it stores
             "run": {"seeds": self.seeds, "fractions": self.fractions, "model": self.model, "executor": self.executor},
             "signals": [comp(c) for c in self.signals],
             "scorers": [comp(c) for c in self.scorers],
@@ -136,7 +146,7 @@ def load_recipe(path: str | Path) -> Recipe:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidParameterError(f"`recipe` {str(p)!r} is not valid TOML: {exc}.") from None
-    return Recipe.from_dict(data)
+    return Recipe.from_dict(data, base_dir=p.resolve().parent)
 
 
 def demo_recipe(dataset: str = "digits", n_train: int | None = None) -> Recipe:
@@ -165,31 +175,17 @@ def build(registry: Any, comp: Component) -> Any:
         ) from None
 
 
-def load_data(data: dict[str, Any]) -> tuple[Table, Table]:
-    """Return (train, test) tables for a recipe's ``[data]`` section."""
-    d = dict(data)
-    if "dataset" in d:
-        name = d.pop("dataset")
-        table = load_dataset(name, **d)
-        return table, table
-    if "path" not in d:
-        raise InvalidParameterError("`[data]` of a recipe needs `dataset` or `path`; got neither.")
-    test_path = d.pop("test_path", None)
-    table = read_table(d.pop("path"), **d)
-    if test_path is not None:
-        test = read_table(test_path, **d)
-        return table.with_column("split", np.full(table.n_rows, "train", dtype=object)), test
-    return table, table
+def load_data(data: dict[str, Any], base_dir: str | Path | None = None) -> LoadedData:
+    """Read a recipe's ``[data]`` section (paths relative to ``base_dir``); see :func:`read_data`."""
+    return read_data(DataSpec.from_dict(data, base_dir=base_dir))
 
 
-def _train_test(table: Table, test: Table) -> tuple[Table, Table]:
-    if test is not table:
-        return table.take(table.column("split") == "train") if table.has("split") else table, test
-    if not table.has("split"):
-        raise MissingColumnError(
-            "the data needs a `split` column ('train'/'test') or a separate `test_path` for evaluation."
-        )
-    return split_table(table)
+def open_run(run: RunDir, loaded: LoadedData, params: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+    """Start or resume ``run`` on the loaded rows; record how the data was read in the manifest."""
+    manifest = run.open(loaded.table, params, force=force)
+    manifest["data"] = {"spec": loaded.spec.to_dict(), **loaded.provenance}
+    run.write_manifest(manifest)
+    return manifest
 
 
 def ensure_signals(
@@ -273,15 +269,31 @@ def run_recipe(
     progress: Progress | None = None,
     executor: Executor | None = None,
 ) -> RunDir:
-    """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there)."""
+    """Run every step of ``recipe`` in ``run_dir`` (resuming what is already there).
+
+    Every step runs inside :func:`thresher.threads` with the recipe's ``threads``; a
+    caller's enclosing ``threads(n)`` block (the CLI's ``--threads``) takes precedence.
+    """
+    with threads(None if threads_active() else recipe.threads):
+        return _run_recipe(recipe, run_dir, force=force, progress=progress, executor=executor)
+
+
+def _run_recipe(
+    recipe: Recipe,
+    run_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> RunDir:
     from thresher.evaluate.harness import SelectorArm, evaluate
     from thresher.report.html import write_report
 
-    table, test_src = load_data(recipe.data)
+    loaded = load_data(recipe.data, recipe.base_dir)
     run = RunDir(run_dir)
-    run.open(table, {**recipe.to_dict(), "dataset": _dataset_name(recipe)}, force=force)
+    open_run(run, loaded, {**recipe.to_dict(), "dataset": loaded.spec.name}, force=force)
     ex = executor or get_executor(recipe.executor)
-    train, test = _train_test(table, test_src)
+    train, test = loaded.train, loaded.test
     seed0 = recipe.seeds[0] if recipe.seeds else 0
     train = ensure_signals(
         train,
@@ -336,8 +348,3 @@ def run_metrics(train: Table, recipe: Recipe, run: RunDir, *, force: bool = Fals
             run.write_metric(key, metric.compute(subset, reference=reference, seed=seed0))
             if progress:
                 progress("metrics", i, total)
-
-
-def _dataset_name(recipe: Recipe) -> str:
-    return str(recipe.data.get("dataset", recipe.data.get("path", "data")))
-

@@ -27,7 +27,8 @@ def test_read_score_dedup(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "4 documents" in out.output and "1 empty" in out.output
     out = runner.invoke(app, ["text", "score", "-r", str(run), "-s", "dsir", "-s", "perplexity",
-                              "-p", f'target="{target}"', "-p", f'reference="{target}"', "-p", "order=2"])
+                              "-p", f'dsir.target="{target}"', "-p", f'perplexity.reference="{target}"',
+                              "-p", "perplexity.order=2"])
     assert out.exit_code == 0, out.output
     out = runner.invoke(app, ["text", "dedup", "-r", str(run)])
     assert out.exit_code == 0, out.output
@@ -36,8 +37,10 @@ def test_read_score_dedup(tmp_path: Path) -> None:
     assert np.isneginf(scores.loc["d2", "score.dsir"])  # the empty document gets zero weight
     assert scores.loc["d0", "score.perplexity"] < scores.loc["d1", "score.perplexity"]
     assert scores["score.text_near_duplicates"].tolist() == [2.0, 1.0, 1.0, 2.0]
-    out = runner.invoke(app, ["text", "score", "-r", str(run), "-s", "dsir", "-p", "bogus=1"])
-    assert out.exit_code != 0 and "bogus" in out.output
+    out = runner.invoke(app, ["text", "score", "-r", str(run), "-s", "dsir", "-p", "dsir.bogus=1"])
+    assert out.exit_code == 2 and "dsir.bogus" in out.output
+    out = runner.invoke(app, ["text", "score", "-r", str(run), "-s", "dsir", "-p", f'dsir.target="{target}"'])
+    assert "resuming: 1 of 1 score.dsir columns already stored" in out.output
 
 
 @pytest.mark.skipif(not Path("/usr/share/games/fortunes").is_dir(), reason="needs the fortunes package")

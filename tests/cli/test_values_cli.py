@@ -31,14 +31,15 @@ def _data(tmp_path):
 def test_values_and_issues_write_scores_flags_and_report(tmp_path) -> None:
     t, path = _data(tmp_path)
     run = str(tmp_path / "run")
-    out = runner.invoke(app, ["values", "--data", path, "--run", run, "-m", "knn_shapley", "-p", "k=3"])
+    out = runner.invoke(app, ["values", "--data", path, "--run", run, "-s", "knn_shapley", "-p", "knn_shapley.k=3"])
     assert out.exit_code == 0, out.output
     rd = RunDir(run)
     scores = rd.read_scores().set_index("row_id")
     train = np.asarray(t.column("split")) == "train"
     expected = knn_shapley(t.embeddings[train], t.labels[train], t.embeddings[~train], t.labels[~train], k=3)
     np.testing.assert_allclose(scores.loc[t.row_id[train], "score.knn_shapley"].to_numpy(), expected, atol=1e-15)
-    out = runner.invoke(app, ["values", "--run", run, "-m", "banzhaf", "-p", "estimator='knn'", "-p", "max_updates=64"])
+    out = runner.invoke(app, ["values", "--run", run, "-s", "banzhaf", "-p", "banzhaf.estimator='knn'",
+                              "-p", "banzhaf.max_updates=64"])
     assert out.exit_code == 0, out.output
     scores = rd.read_scores().set_index("row_id")
     se = scores.loc[t.row_id[train], "stderr.banzhaf"].to_numpy()
@@ -59,5 +60,20 @@ def test_values_and_issues_write_scores_flags_and_report(tmp_path) -> None:
 
 def test_values_rejects_unknown_method(tmp_path) -> None:
     _, path = _data(tmp_path)
-    out = runner.invoke(app, ["values", "--data", path, "--run", str(tmp_path / "r"), "-m", "nope"])
-    assert out.exit_code != 0
+    out = runner.invoke(app, ["values", "--data", path, "--run", str(tmp_path / "r"), "-s", "nope"])
+    assert out.exit_code == 2 and "'nope'" in out.output
+
+
+def test_values_old_method_flag_still_works(tmp_path) -> None:
+    import pytest
+
+    t, path = _data(tmp_path)
+    with pytest.warns(FutureWarning, match="--method"):
+        out = runner.invoke(app, ["values", "--data", path, "--run", str(tmp_path / "r"), "-m", "knn_shapley", "-p", "k=3"])
+    assert out.exit_code == 0, out.output
+    out2 = runner.invoke(app, ["values", "--data", path, "--run", str(tmp_path / "r2"), "-s", "knn_shapley",
+                               "-p", "knn_shapley.k=3"])  # fmt: skip
+    assert out2.exit_code == 0, out2.output
+    a = RunDir(tmp_path / "r").read_scores()["score.knn_shapley"].to_numpy()
+    b = RunDir(tmp_path / "r2").read_scores()["score.knn_shapley"].to_numpy()
+    np.testing.assert_array_equal(a, b)

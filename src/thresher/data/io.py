@@ -69,9 +69,10 @@ def from_pandas(
     """Build a table from a pandas DataFrame, naming which columns play which role.
 
     ``embedding_columns`` is either a list of numeric columns (stacked into the
-    embedding matrix), a prefix ending in ``*`` (``"x*"`` takes every column starting
-    with ``x``), or one column holding a list/array per row. Columns not given a role are
-    kept as plain 1-D columns (``score.*``/``flag.*`` columns included).
+    embedding matrix, in the order given; a comma-separated string ``"a,b,c"`` is the
+    same list), a prefix ending in ``*`` (``"x*"`` takes every column starting with
+    ``x``, in file order), or one column holding a list/array per row. Columns not given
+    a role are kept as plain 1-D columns (``score.*``/``flag.*`` columns included).
 
     Examples
     --------
@@ -99,6 +100,8 @@ def from_pandas(
     cols: dict[str, Any] = {}
     mats: dict[str, Any] = {}
     used: set[str] = set()
+    if isinstance(embedding_columns, str) and "," in embedding_columns:
+        embedding_columns = [c.strip() for c in embedding_columns.split(",") if c.strip()]
     if embedding_columns is not None:
         if isinstance(embedding_columns, str) and embedding_columns.endswith("*"):
             prefix = embedding_columns[:-1]

@@ -7,8 +7,9 @@ accepts a per-epoch schedule of row subsets, which is how RS2 (a fresh random su
 each epoch) is trained. ``MLPModel`` (``"mlp"``) and ``CNNModel`` (``"cnn"``) wrap it as
 reference models for the evaluation harness.
 
-torch is imported inside the functions; on CPU the trainer uses ``torch.set_num_threads``
-with the ``n_threads`` it is given (default 2).
+torch is imported inside the functions; the trainer runs inside
+:func:`thresher.threads` (``threads=``, else the ``threads`` setting), which sets
+``torch.set_num_threads`` and the BLAS/OpenMP pools for the call and restores them after.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_model
+from thresher._threads import follows_threads
+from thresher._threads import threads as thread_limit
 from thresher._torch import import_torch
 from thresher._validation import check_choice, check_float, check_int, fail
 
@@ -80,6 +83,7 @@ def _epoch_rows(n: int, epoch_indices: Sequence[np.ndarray] | None, epoch: int) 
     return np.asarray(epoch_indices[epoch], dtype=np.int64)
 
 
+@follows_threads(torch=True)
 def train_classifier(
     X: Any,
     y: Any,
@@ -97,7 +101,7 @@ def train_classifier(
     n_classes: int | None = None,
     hidden: int = 128,
     image_shape: Sequence[int] | None = None,
-    n_threads: int | None = 2,
+    threads: int | None = None,
 ) -> Any:
     """Train a classifier with Adam and cross-entropy; return the trained module (in eval mode).
 
@@ -117,8 +121,9 @@ def train_classifier(
     epoch_indices
         One array of row positions per epoch (RS2's per-epoch subsets); every row
         every epoch when ``None``.
-    n_threads
-        ``torch.set_num_threads`` value; ``None`` leaves it alone.
+    threads
+        Threads for torch and BLAS during the call (restored after); ``None``: the
+        ``threads`` setting (:func:`thresher.set_threads`, default the machine's cores).
 
     Examples
     --------
@@ -146,8 +151,6 @@ def train_classifier(
     if recorder is not None and row_ids is None:
         raise fail("row_ids", owner, "given with a recorder", None)
     ids = None if row_ids is None else np.asarray(row_ids)
-    if n_threads is not None:
-        torch.set_num_threads(int(n_threads))
     gen = torch.Generator().manual_seed(int(seed))
     torch.manual_seed(int(seed))  # parameter initialisation uses the default generator
     net = build_model(model, Xn.shape[1], C, hidden=hidden, image_shape=image_shape) if isinstance(model, str) else model
@@ -185,6 +188,7 @@ def train_classifier(
     return net
 
 
+@follows_threads(torch=True)
 def predict_logits(net: Any, X: Any, *, batch_size: int = 4096) -> np.ndarray:
     """Return the model's logits for ``X`` (float64, (n, n_classes))."""
     torch = import_torch()
@@ -211,7 +215,7 @@ class _TorchReference:
         hidden: int = 128,
         image_shape: Sequence[int] | None = None,
         n_classes: int | None = None,
-        n_threads: int | None = 2,
+        threads: int | None = None,
     ) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -219,14 +223,14 @@ class _TorchReference:
         self.hidden = hidden
         self.image_shape = image_shape
         self.n_classes = n_classes
-        self.n_threads = n_threads
+        self.threads = threads
 
     def _train(self, X: np.ndarray, y: np.ndarray, seed: int, sample_weight: Any, epoch_indices: Any) -> Any:
         C = self.n_classes if self.n_classes is not None else int(np.max(y)) + 1
         return train_classifier(
             X, y, model=self.kind, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
             sample_weight=sample_weight, epoch_indices=epoch_indices, n_classes=C, hidden=self.hidden,
-            image_shape=self.image_shape, n_threads=self.n_threads,
+            image_shape=self.image_shape, threads=self.threads,
         )
 
     def fit_score(
@@ -242,8 +246,9 @@ class _TorchReference:
         """Train on (X_train, y_train) and return accuracy on (X_test, y_test)."""
         classes, ytr = np.unique(np.concatenate([y_train, y_test]), return_inverse=True)
         ytr, yte = ytr[: len(y_train)], ytr[len(y_train) :]
-        net = self._train(X_train, ytr, seed, sample_weight, None)
-        return float(np.mean(predict_logits(net, X_test).argmax(axis=1) == yte))
+        with thread_limit(self.threads):  # training and prediction under one limit
+            net = self._train(X_train, ytr, seed, sample_weight, None)
+            return float(np.mean(predict_logits(net, X_test).argmax(axis=1) == yte))
 
     def fit_score_epochs(
         self,
@@ -258,8 +263,9 @@ class _TorchReference:
         """Train with a different subset of rows each epoch (RS2) and return test accuracy."""
         classes, ytr = np.unique(np.concatenate([y_train, y_test]), return_inverse=True)
         ytr, yte = ytr[: len(y_train)], ytr[len(y_train) :]
-        net = self._train(X_train, ytr, seed, None, epoch_indices)
-        return float(np.mean(predict_logits(net, X_test).argmax(axis=1) == yte))
+        with thread_limit(self.threads):  # training and prediction under one limit
+            net = self._train(X_train, ytr, seed, None, epoch_indices)
+            return float(np.mean(predict_logits(net, X_test).argmax(axis=1) == yte))
 
 
 @register_model("mlp")

@@ -50,6 +50,7 @@ import numpy as np
 from thresher._registry import register_metric
 from thresher._typing import Seed, as_generator
 from thresher._validation import check_choice, check_int, check_matrix, fail
+from thresher.data.scales import warn_if_unscaled
 from thresher.data.table import Table
 from thresher.execute.base import Executor
 from thresher.metrics.base import BaseMetric, MetricResult
@@ -189,6 +190,7 @@ def vendi(
     if gamma is not None and not float(gamma) > 0:
         raise fail("gamma", owner, "a positive number or None", gamma)
     route = _resolve_route(route, kernel, n)
+    warn_if_unscaled(X, "vendi")
     rng = as_generator(seed)
     details: dict[str, Any] = {}
     if route in ("covariance", "streaming"):

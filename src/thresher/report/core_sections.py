@@ -25,20 +25,42 @@ def _plt() -> Any:
     return plt
 
 
+def _seeds(run: RunDir, m: dict[str, Any]) -> list[int]:
+    """Seeds of the run: of the stored training runs, else of the recipe or of any step."""
+    records = run.read_evaluation()
+    if len(records):
+        return sorted({int(s) for s in records["seed"]})
+    params = m.get("params", {})
+    found = params.get("seeds", params.get("run", {}).get("seeds"))
+    if found is None:
+        steps = m.get("steps", {}).values()
+        found = sorted({int(s) for st in steps for s in np.atleast_1d(st.get("seeds", st.get("seed", [])))})
+    return [int(s) for s in np.atleast_1d(found)]
+
+
 def build_overview(run: RunDir) -> Section | None:
     m = run.read_manifest()
     if not m:
         return None
     params = m.get("params", {})
+    steps = sorted(m.get("steps", {}).items(), key=lambda kv: str(kv[1].get("finished", "")))
+    data = m.get("data", {})
+    split = data.get("split", {})
     rows = [
+        ["dataset", params.get("dataset", "?")],
+        ["rows", m.get("n_rows", "?")],
+        ["seeds", ", ".join(str(s) for s in _seeds(run, m)) or "none yet"],
+        ["steps done", ", ".join(k for k, _ in steps) or "none yet"],
         ["thresher version", m.get("thresher_version", "?")],
         ["created", m.get("created", "?")],
-        ["rows", m.get("n_rows", "?")],
-        ["dataset", params.get("dataset", "?")],
         ["input fingerprint", str(m.get("input_fingerprint", ""))[:16]],
-        ["seeds", ", ".join(str(s) for s in np.atleast_1d(params.get("seeds", params.get("run", {}).get("seeds", []))))],
-        ["steps done", ", ".join(sorted(m.get("steps", {})))],
     ]
+    if split.get("how") == "made":
+        rows.insert(2, ["split", f"made here: {split['method']}, {split['n_test']} test rows (seed {split['seed']})"])
+    elif split.get("how"):
+        rows.insert(2, ["split", f"from the {split['how']}: {split.get('n_train', '?')} train, {split.get('n_test', '?')} test rows"])
+    if data.get("standardize"):
+        rows.insert(3, ["features", "standardised with training-row means and deviations"])
     return Section("Run", [TableBlock(["", ""], rows)])
 
 

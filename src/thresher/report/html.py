@@ -57,9 +57,10 @@ def _block_html(block: object) -> str:
         return f"<p>{html.escape(block.text)}</p>"
     if isinstance(block, TableBlock):
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in block.columns)
+        thead = f"<thead><tr>{head}</tr></thead>" if any(str(c) for c in block.columns) else ""
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in block.rows)
         cap = f"<div class='caption'>{html.escape(block.caption)}</div>" if block.caption else ""
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{cap}"
+        return f"<table>{thead}<tbody>{body}</tbody></table>{cap}"
     if isinstance(block, Figure):
         data = base64.b64encode(block.png).decode("ascii")
         return (

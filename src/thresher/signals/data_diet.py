@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_signal
+from thresher._threads import follows_threads
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_int
 from thresher.data.table import Table
@@ -20,6 +21,7 @@ from thresher.signals.oof import SignalResult, label_codes
 __all__ = ["data_diet_signals", "DataDiet"]
 
 
+@follows_threads(torch=True)
 def data_diet_signals(
     X: Any,
     y: Any,
@@ -90,6 +92,7 @@ class DataDiet:
         self.model = model
         self.last_layer = last_layer
 
+    @follows_threads(torch=True)
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Train the runs on every row of ``table`` and return the two matrices."""
         owner = "DataDiet"

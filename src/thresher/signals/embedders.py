@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_signal
+from thresher._threads import follows_threads
 from thresher._typing import Seed
 from thresher._validation import check_int, fail
 from thresher.data.table import Table
@@ -236,6 +237,7 @@ class SentenceEmbedder:
         self.batch_size = batch_size
         self.normalize = normalize
 
+    @follows_threads
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return the ``embeddings`` matrix (rows in the table's order); the seed is unused (deterministic)."""
         t = embed_table(table, model=self.model, batch_size=self.batch_size, normalize=self.normalize, executor=executor)

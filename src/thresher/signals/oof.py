@@ -14,6 +14,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from thresher._registry import register_signal
+from thresher._threads import follows_threads
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_int, fail
 from thresher.data.table import Table
@@ -52,6 +53,7 @@ def label_codes(table: Table, owner: str) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), classes
 
 
+@follows_threads  # BLAS threads of every fold's fit follow the `threads` setting
 def out_of_fold_probs(
     table: Table,
     estimator: Any = None,
@@ -152,6 +154,7 @@ class OutOfFoldProbs:
         self.estimator = estimator
         self.n_splits = n_splits
 
+    @follows_threads
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return the ``probs`` matrix and the ``classes`` its columns stand for."""
         P, classes = out_of_fold_probs(table, self.estimator, n_splits=self.n_splits, seed=seed, executor=executor)

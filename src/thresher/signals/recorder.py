@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_signal
+from thresher._threads import follows_threads
 from thresher._typing import Seed, seed_int
 from thresher._validation import check_int, fail
 from thresher.data.table import Table
@@ -359,6 +360,7 @@ class TrainingDynamics:
         self.lr = lr
         self.run_dir = run_dir
 
+    @follows_threads(torch=True)
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Train once on every row of ``table``; return the per-epoch matrices and ``dyn.vog``."""
         import tempfile
@@ -409,6 +411,7 @@ class CheckpointGradients:
         self.last_layer = last_layer
         self.run_dir = run_dir
 
+    @follows_threads(torch=True)
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Train once on every row of ``table``; return ``grad.ckpt`` and ``grad.mimic``."""
         import tempfile
