@@ -104,7 +104,7 @@ def test_cli_read_score_select(tiny_gpt2: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["pairs", "score", "-s", "likelihood_margin", "-s", "preference_strength", "-s",
                               "ranking_accuracy", "--model", str(tiny_gpt2), "--run", str(run)])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["pairs", "select", "-s", "bottomk", "-p", "by=score.likelihood_margin", "--n", "3",
+    res = runner.invoke(app, ["pairs", "select", "-S", "bottomk", "-p", "bottomk.by=score.likelihood_margin", "--n", "3",
                               "--run", str(run)])
     assert res.exit_code == 0, res.output
     rd = RunDir(run)
@@ -133,7 +133,7 @@ def test_cli_candidates_per_prompt_selection(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["pairs", "score", "-s", "group_variance", "--run", str(run)])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["pairs", "select", "-s", "best_of_majority", "-p", "by=reward.rm", "-p", "alpha=0.3",
+    res = runner.invoke(app, ["pairs", "select", "-S", "best_of_majority", "-p", "best_of_majority.by=reward.rm", "-p", "best_of_majority.alpha=0.3",
                               "--per-prompt", "2", "--run", str(run)])
     assert res.exit_code == 0, res.output
     rd = RunDir(run)
@@ -141,5 +141,5 @@ def test_cli_candidates_per_prompt_selection(tmp_path: Path) -> None:
     want = BestOfMajority(by="reward.rm", alpha=0.3).select(c.with_columns({}), Budget(n=8)).row_ids - 700
     assert sel.row_ids.tolist() == want.tolist()
     assert "flag.homogeneous_group" in rd.read_scores().columns
-    res = runner.invoke(app, ["pairs", "select", "-s", "bottomk", "--run", str(run), "--n", "2", "--fraction", "0.5"])
+    res = runner.invoke(app, ["pairs", "select", "-S", "bottomk", "--run", str(run), "--n", "2", "--fraction", "0.5"])
     assert res.exit_code != 0

@@ -7,6 +7,20 @@ from typing import Any, Optional
 
 import typer
 
+from thresher.cli._common import (
+    ExecutorOpt,
+    ForceOpt,
+    ParamOpt,
+    RunOpt,
+    SeedOpt,
+    ThreadsOpt,
+    console,
+    params_for,
+    run_dir,
+    targets_of,
+    threads_context,
+)
+
 __all__ = ["register"]
 
 pairs_app = typer.Typer(help="Post-training data: preference pairs and generated candidates (read, score, select, run).",
@@ -30,9 +44,10 @@ def _rewards(items: list[str], kind: str) -> dict[str, Any]:
 
 @pairs_app.command("read")
 def read_cmd(
-    data: str = typer.Argument(..., help="JSONL or Parquet file of pairs or candidates."),
-    run: Path = typer.Option(Path("runs/pairs"), "--run", "-r", help="Run directory."),
-    kind: str = typer.Option("pairs", help="'pairs' (prompt/chosen/rejected) or 'candidates' (prompt_id/prompt/response)."),
+    data: str = typer.Argument(..., metavar="FILE", help="JSONL or Parquet file of pairs or candidates."),
+    run: Optional[Path] = RunOpt,
+    kind: str = typer.Option("pairs", metavar="pairs|candidates",
+                             help="'pairs' (prompt/chosen/rejected) or 'candidates' (prompt_id/prompt/response)."),
     prompt_column: str = typer.Option("prompt", help="Field with the prompt."),
     implicit_prompt: bool = typer.Option(False, help="Pairs: no prompt field; take the shared prefix of chosen/rejected."),
     chosen_column: str = typer.Option("chosen", help="Pairs: field with the chosen response."),
@@ -42,14 +57,14 @@ def read_cmd(
     prompt_id_column: Optional[str] = typer.Option(None, help="Candidates: field with the prompt id."),
     answer_column: Optional[str] = typer.Option(None, help="Candidates: field with the extracted answer."),
     correct_column: Optional[str] = typer.Option(None, help="Candidates: field saying whether the answer is right."),
-    id_column: Optional[str] = typer.Option(None, help="Field with stable row ids."),
-    group_column: Optional[str] = typer.Option(None, help="Pairs: field with a group (topic, source)."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", metavar="COLUMN", help="Field with stable row ids."),
+    group_column: Optional[str] = typer.Option(None, "--group-column", metavar="COLUMN",
+                                               help="Pairs: field with a group (topic, source)."),
     reward: list[str] = typer.Option([], help="Reward columns: NAME=CHOSEN,REJECTED (pairs) or NAME=FIELD (repeatable)."),
-    on_bad: str = typer.Option("flag", help="'flag' bad rows or 'raise' on the first."),
-    force: bool = typer.Option(False, "--force", help="Start the run directory over."),
+    on_bad: str = typer.Option("flag", metavar="flag|raise", help="'flag' bad rows or 'raise' on the first."),
+    force: bool = ForceOpt,
 ) -> None:
     """Read pairs or candidates into a run directory; report the flagged rows."""
-    from thresher.cli import console
     from thresher.posttrain import read_post_training
     from thresher.store.rundir import RunDir
 
@@ -62,7 +77,7 @@ def read_cmd(
         d.update(prompt_column=prompt_column, response_column=response_column, prompt_id_column=prompt_id_column,
                  answer_column=answer_column, correct_column=correct_column)
     table = read_post_training(d)
-    rd = RunDir(run)
+    rd = RunDir(run_dir(run))
     rd.open(table, {"dataset": data, "step": "pairs_read", "read": {k: v for k, v in d.items() if v is not None}},
             force=force)
     flags = {c: int(table.column(c).sum()) for c in table.column_names if c.startswith("flag.")}
@@ -76,28 +91,26 @@ def score_cmd(
                                      "dpo_margin, ranking_accuracy, idealized_ranking_accuracy, ches, ches_normalized, "
                                      "preference_strength(_std), ifd, response_perplexity, length_difference, "
                                      "group_variance, group_vendi (repeatable)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="SCORER.KEY=VALUE or KEY=VALUE for every scorer "
-                                    "that takes KEY (TOML values)."),
-    run: Path = typer.Option(Path("runs/pairs"), "--run", "-r", help="Run directory (after `thresher pairs read`)."),
-    model: Optional[Path] = typer.Option(None, help="Local causal LM directory (the policy)."),
-    reference_model: Optional[Path] = typer.Option(None, help="Local causal LM directory of the reference model."),
-    batch_size: int = typer.Option(8, help="Most examples per forward pass."),
-    max_length: int = typer.Option(512, help="Most tokens per example."),
-    seed: int = typer.Option(0, help="Seed."),
-    executor: str = typer.Option("local", help="'local' or 'ray'."),
-    force: bool = typer.Option(False, "--force", help="Recompute stored scores."),
+    param: list[str] = ParamOpt,
+    run: Optional[Path] = RunOpt,
+    model: Optional[Path] = typer.Option(None, metavar="DIR", help="Local causal LM directory (the policy)."),
+    reference_model: Optional[Path] = typer.Option(None, metavar="DIR", help="Local causal LM directory (reference)."),
+    batch_size: int = typer.Option(8, metavar="N", help="Most examples per forward pass."),
+    max_length: int = typer.Option(512, metavar="N", help="Most tokens per example."),
+    seed: int = SeedOpt,
+    executor: str = ExecutorOpt,
+    threads: Optional[int] = ThreadsOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """Compute pair or candidate scores (LM signals computed as needed, resumably) and the derived flags."""
-    import inspect
-
     from thresher._registry import SCORERS
-    from thresher.cli import console, parse_params
     from thresher.execute.base import get_executor
     from thresher.pipeline import Component, run_scores
     from thresher.posttrain import store_flags
     from thresher.store.rundir import RunDir
 
-    rd = RunDir(run)
+    params = params_for(param, targets_of(SCORERS, [(s, s) for s in scorer]), "pairs score")
+    rd = RunDir(run_dir(run))
     table = rd.read_table(with_scores=False)
     lm = {"batch_size": batch_size, "max_length": max_length}
     signals = []
@@ -106,18 +119,9 @@ def score_cmd(
                     Component("response_likelihood", {"model": str(model), **lm})]
     if reference_model is not None:
         signals.append(Component("pair_reference_likelihood", {"model": str(reference_model), **lm}))
-    params = parse_params(param)
-    comps = []
-    for name in scorer:
-        accepted = set(inspect.signature(SCORERS.get(name).__init__).parameters) - {"self"}
-        kw = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"{name}.")}
-        kw.update({k: v for k, v in params.items() if "." not in k and k in accepted})
-        comps.append(Component(name, kw))
-    unused = {k for k in params if "." not in k} - {p for n in scorer for p in
-                                                     inspect.signature(SCORERS.get(n).__init__).parameters}
-    if unused:
-        raise typer.BadParameter(f"`--param` names {sorted(unused)} are not parameters of {scorer}.")
-    scored = run_scores(table, comps, rd, signals=signals, seed=seed, executor=get_executor(executor), force=force)
+    comps = [Component(name, params[name]) for name in scorer]
+    with threads_context(threads):
+        scored = run_scores(table, comps, rd, signals=signals, seed=seed, executor=get_executor(executor), force=force)
     flags = store_flags(scored, rd)
     for c in [comp.name for comp in comps]:
         console.print(f"score.{c} stored in [bold]{rd.scores_path}[/]")
@@ -127,44 +131,47 @@ def score_cmd(
 
 @pairs_app.command("select")
 def select_cmd(
-    selector: str = typer.Option(..., "--selector", "-s", help="Selector: best_of_n, majority_vote, best_of_majority, "
-                                 "or any other (topk, bottomk, quota ...)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="Constructor parameter KEY=VALUE (TOML values)."),
-    run: Path = typer.Option(Path("runs/pairs"), "--run", "-r", help="Run directory."),
-    fraction: Optional[float] = typer.Option(None, help="Keep this fraction of rows."),
-    n: Optional[int] = typer.Option(None, help="Keep this many rows."),
-    per_prompt: Optional[int] = typer.Option(None, help="Candidates: keep the top k of every prompt."),
-    seed: int = typer.Option(0, help="Seed."),
-    label: Optional[str] = typer.Option(None, help="Name of the selection (default: the selector name)."),
+    selector: str = typer.Option(..., "--selector", "-S", metavar="NAME", help="Selector: best_of_n, majority_vote, "
+                                 "best_of_majority, or any other (topk, bottomk, quota ...)."),
+    param: list[str] = ParamOpt,
+    run: Optional[Path] = RunOpt,
+    fraction: Optional[float] = typer.Option(None, "--fraction", metavar="F", help="Keep this fraction of rows."),
+    n: Optional[int] = typer.Option(None, "--n", metavar="N", help="Keep N rows."),
+    per_prompt: Optional[int] = typer.Option(None, "--per-prompt", metavar="K",
+                                             help="Candidates: keep the top K of every prompt."),
+    seed: int = SeedOpt,
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME",
+                                       help="Name the selection is stored under [default: the selector name]."),
 ) -> None:
     """Select pairs or candidates under a budget (or the top k per prompt); store the selection."""
     from thresher._registry import SELECTORS
-    from thresher.cli import console, parse_params
     from thresher.pipeline import Component, build
     from thresher.posttrain import budget_of
     from thresher.store.rundir import RunDir, selection_key
 
-    rd = RunDir(run)
+    params = params_for(param, targets_of(SELECTORS, [(name or selector, selector)]), "pairs select")
+    rd = RunDir(run_dir(run))
     table = rd.read_table(with_scores=True)
     given = {k: v for k, v in (("fraction", fraction), ("n", n), ("per_prompt", per_prompt)) if v is not None}
     budget, _ = budget_of(given, table, selector)
-    sel = build(SELECTORS, Component(selector, parse_params(param))).select(table, budget, seed=seed)
-    key = selection_key(label or selector, budget, seed)
+    sel = build(SELECTORS, Component(selector, params[name or selector])).select(table, budget, seed=seed)
+    key = selection_key(name or selector, budget, seed)
     rd.write_selection(key, sel)
     console.print(f"selected {len(sel)} of {table.n_rows} rows -> [bold]{rd.selection_path(key)}[/]")
 
 
 @pairs_app.command("run")
 def run_cmd(
-    recipe: Path = typer.Argument(..., help="Post-training recipe TOML (see recipes/pairs.toml)."),
-    run: Path = typer.Option(Path("runs/pairs"), "--run", "-r", help="Run directory."),
-    force: bool = typer.Option(False, "--force", help="Discard stored results and recompute."),
+    recipe: Path = typer.Argument(..., metavar="RECIPE", help="Post-training recipe TOML (see recipes/pairs.toml)."),
+    run: Optional[Path] = RunOpt,
+    threads: Optional[int] = ThreadsOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """Run a post-training recipe: read, signals, scores, flags, selections, metrics, report (resumes)."""
-    from thresher.cli import console
     from thresher.posttrain import load_post_training_recipe, run_post_training
 
-    rd = run_post_training(load_post_training_recipe(recipe), run, force=force)
+    with threads_context(threads):
+        rd = run_post_training(load_post_training_recipe(recipe), run_dir(run), force=force)
     console.print(f"scores: {', '.join(rd.score_columns())}")
     console.print(f"selections: {', '.join(rd.selection_keys()) or 'none'}")
     console.print(f"report: [bold]{(rd.report_dir / 'index.html').resolve()}[/]")
