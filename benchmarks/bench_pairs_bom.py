@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--wrong", type=int, default=10)
     ap.add_argument("--noise", type=float, default=0.5)
     ap.add_argument("--df", type=float, default=1.5)
-    ap.add_argument("--alpha", type=float, default=0.15)
+    ap.add_argument("--alpha", default="0.15,0.3", help="Best-of-Majority thresholds (comma-separated).")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
@@ -62,25 +62,31 @@ def main() -> None:
     from thresher.select.base import Budget
     from thresher.select.candidates import BestOfMajority, BestOfN, MajorityVote
 
+    alphas = [float(a) for a in str(args.alpha).split(",")]
     print(f"load average {os.getloadavg()[0]:.2f}; {n_prompts} prompts; p(correct) {args.p_correct}; "
-          f"{args.wrong} wrong answers; reward = quality + {args.noise} * t({args.df}); BoM alpha {args.alpha}")
-    print(f"{'N':>4} {'best-of-N':>14} {'majority':>14} {'Best-of-Maj.':>14} {'BoM - BoN (paired)':>20} {'sec':>6}")
+          f"{args.wrong} wrong answers; reward = quality + {args.noise} * t({args.df})")
+    heads = "".join(f"{f'BoM a={a:g}':>15}{f'BoM-BoN a={a:g}':>19}" for a in alphas)
+    print(f"{'N':>4} {'best-of-N':>14} {'majority':>14}{heads} {'sec':>6}")
     rng = np.random.default_rng(args.seed)
     for N in ns:
         t0 = time.perf_counter()
         table, quality = simulate(n_prompts, N, args, rng)
         budget = Budget(n=n_prompts)
         out = {}
-        for name, sel in (("bon", BestOfN(by="reward.proxy")), ("maj", MajorityVote(by="reward.proxy")),
-                          ("bom", BestOfMajority(by="reward.proxy", alpha=args.alpha))):
+        rules = [("bon", BestOfN(by="reward.proxy")), ("maj", MajorityVote(by="reward.proxy"))]
+        rules += [(f"bom{a}", BestOfMajority(by="reward.proxy", alpha=a)) for a in alphas]
+        for name, sel in rules:
             s = sel.select(table, budget)
             pos = table.positions(s.row_ids)
             order = np.argsort(table.column("prompt_id")[pos], kind="stable")
             out[name] = quality[pos][order]  # one pick per prompt, in prompt order (paired across rules)
-        cells = [f"{m:.3f} ± {h:.3f}" for m, h in (mean_ci(out[k]) for k in ("bon", "maj", "bom"))]
-        d, h = mean_ci(out["bom"] - out["bon"])
-        print(f"{N:>4} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {f'{d:+.3f} ± {h:.3f}':>20} "
-              f"{time.perf_counter() - t0:>6.1f}")
+        cells = [f"{m:.3f} ± {h:.3f}" for m, h in (mean_ci(out[k]) for k in ("bon", "maj"))]
+        line = f"{N:>4} {cells[0]:>14} {cells[1]:>14}"
+        for a in alphas:
+            m, h = mean_ci(out[f"bom{a}"])
+            d, hd = mean_ci(out[f"bom{a}"] - out["bon"])
+            line += f"{f'{m:.3f} ± {h:.3f}':>15}{f'{d:+.3f} ± {hd:.3f}':>19}"
+        print(f"{line} {time.perf_counter() - t0:>6.1f}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -104,8 +104,8 @@ def test_cli_read_score_select(tiny_gpt2: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["pairs", "score", "-s", "likelihood_margin", "-s", "preference_strength", "-s",
                               "ranking_accuracy", "--model", str(tiny_gpt2), "--run", str(run)])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["pairs", "select", "-S", "bottomk", "-p", "bottomk.by=score.likelihood_margin", "--n", "3",
-                              "--run", str(run)])
+    res = runner.invoke(app, ["pairs", "select", "-S", "bottomk", "-p", "bottomk.by=score.likelihood_margin",
+                              "--n", "3", "--run", str(run)])
     assert res.exit_code == 0, res.output
     rd = RunDir(run)
     t = rd.read_table()
@@ -133,8 +133,8 @@ def test_cli_candidates_per_prompt_selection(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["pairs", "score", "-s", "group_variance", "--run", str(run)])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["pairs", "select", "-S", "best_of_majority", "-p", "best_of_majority.by=reward.rm", "-p", "best_of_majority.alpha=0.3",
-                              "--per-prompt", "2", "--run", str(run)])
+    res = runner.invoke(app, ["pairs", "select", "-S", "best_of_majority", "-p", "best_of_majority.by=reward.rm",
+                              "-p", "best_of_majority.alpha=0.3", "--per-prompt", "2", "--run", str(run)])
     assert res.exit_code == 0, res.output
     rd = RunDir(run)
     sel = rd.read_selection("best_of_majority__n=8__s=0")

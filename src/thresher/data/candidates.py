@@ -14,7 +14,7 @@ instead of ``response``, strings or chat-message lists) is read as it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
