@@ -72,14 +72,21 @@ def check_choice(value: Any, param: str, owner: str, choices: Collection[Any]) -
     return value
 
 
-def check_matrix(x: Any, param: str, owner: str, *, n_rows: int | None = None) -> np.ndarray:
-    """Return ``x`` as a finite 2-D float64 array (optionally with ``n_rows`` rows)."""
+def check_matrix(
+    x: Any, param: str, owner: str, *, n_rows: int | None = None, keep_float32: bool = False
+) -> np.ndarray:
+    """Return ``x`` as a finite 2-D float64 array (optionally with ``n_rows`` rows).
+
+    With ``keep_float32`` a float32 array is returned as it is (no float64 copy), for
+    callers whose arithmetic is float32-safe.
+    """
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise fail(param, owner, "a 2-D array", arr)
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise fail(param, owner, "a real numeric array", f"dtype {arr.dtype}")
-    arr = np.asarray(arr, dtype=np.float64)
+    if not (keep_float32 and arr.dtype == np.float32):
+        arr = np.asarray(arr, dtype=np.float64)
     if n_rows is not None and arr.shape[0] != n_rows:
         raise fail(param, owner, f"an array with {n_rows} rows", arr)
     check_finite(arr, param, owner)

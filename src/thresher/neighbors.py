@@ -3,16 +3,19 @@
 Three exact backends share one contract (neighbours nearest first, ties by index, each
 point's own row excluded in self-queries):
 
-* ``"sklearn"`` (the default): scikit-learn's compiled brute-force arg-k-min, which streams
-  distance chunks through a per-query heap (bounded working memory, OpenMP threads).
-  About 1.5-4x faster than the NumPy route here; query shards go through our executors.
+* ``"sklearn"`` (the default above ~2e9 multiply-adds; NumPy below, where scikit-learn's
+  first import would cost more than the search): scikit-learn's compiled brute-force
+  arg-k-min, which streams distance chunks through a per-query heap (bounded working
+  memory, OpenMP threads). About 1.5-4x faster than the NumPy route here; query shards
+  go through our executors.
 * ``"numpy"``: one BLAS product per (query block, reference block) pair ranking by
   ``|x|^2 - 2 q.x``, ``argpartition`` per block and a running top-k merged across
   reference blocks; peak memory ``block_queries x block_refs`` floats.
 * ``"faiss"``: ``IndexFlatL2`` (float32) when faiss is installed.
 
 This module is the kNN machinery shared by density scores, graph selectors, PRDC, drift
-tests and near-duplicate detection.
+tests and near-duplicate detection. Float32 rows are searched in float32 and the kept
+distances recomputed exactly (see :func:`knn`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
 __all__ = ["knn", "KNNResult", "pairwise_sq_dists"]
 
 _OWNER = "knn"
+_AUTO_NUMPY_WORK = 2**31  # queries x references x dimensions below which "auto" uses NumPy
+_RERANK_FLOATS = 1 << 22  # float64 temporaries of the exact re-ranking, per block
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,17 @@ def knn(
     metric
         ``"euclidean"`` (distance) or ``"cosine"`` (1 - cosine similarity).
     backend
-        ``"auto"`` (= ``"sklearn"``), ``"sklearn"`` (exact; scikit-learn's compiled
+        ``"auto"`` (``"numpy"`` up to ``2**31`` query x reference x dimension
+        multiply-adds, where scikit-learn's 1-4 s first import would dominate, else
+        ``"sklearn"``), ``"sklearn"`` (exact; scikit-learn's compiled
         chunked arg-k-min inside each query shard, about 4x faster than the pure NumPy
         route), ``"numpy"`` (exact, blocked BLAS with ``argpartition``; ties broken by the
         lower index) or ``"faiss"`` (exact ``IndexFlatL2`` in float32; needs faiss).
+
+    Float32 inputs (both ``X`` and ``queries``) are searched in float32, never copied to
+    float64; the ``k`` distances kept are then recomputed exactly as float64 differences
+    of the float32 rows and re-sorted, so they match the float64 search to about 1e-7
+    relative, and the neighbours are the same up to ties closer than float32 rounding.
 
     Examples
     --------
@@ -100,10 +112,13 @@ def knn(
     >>> r.indices.ravel().tolist(), r.distances.ravel().tolist()
     ([1, 0, 1], [1.0, 1.0, 2.0])
     """
-    Xa = check_matrix(X, "X", _OWNER)
+    Xa = check_matrix(X, "X", _OWNER, keep_float32=True)
     warn_if_unscaled(Xa, "kNN search")
     self_query = queries is None
-    Qa = Xa if self_query else check_matrix(queries, "queries", _OWNER)
+    Qa = Xa if self_query else check_matrix(queries, "queries", _OWNER, keep_float32=True)
+    if Xa.dtype != Qa.dtype:  # float32 only when both are
+        Xa, Qa = Xa.astype(np.float64, copy=False), Qa.astype(np.float64, copy=False)
+    is_f32 = Xa.dtype == np.float32
     if Qa.shape[1] != Xa.shape[1]:
         raise InvalidParameterError(
             f"`queries` of knn must have {Xa.shape[1]} columns like `X`; got {Qa.shape[1]}."
@@ -118,13 +133,18 @@ def knn(
         Xa = _unit_rows(Xa)
         Qa = Xa if self_query else _unit_rows(Qa)
     if backend == "auto":
-        backend = "sklearn"
+        # scikit-learn's first import costs 1.3-4.6 s here (pandas, scipy.stats); below
+        # ~2e9 multiply-adds the NumPy route finishes well inside that
+        work = Qa.shape[0] * Xa.shape[0] * Xa.shape[1]
+        backend = "numpy" if work <= _AUTO_NUMPY_WORK else "sklearn"
     if backend == "faiss":
         dist_sq, idx = _knn_faiss(Xa, Qa, k, exclude_self)
     elif backend == "sklearn":
         dist_sq, idx = _knn_sklearn(Xa, Qa, k, exclude_self, block_queries, executor)
     else:
         dist_sq, idx = _knn_numpy(Xa, Qa, k, exclude_self, block_queries, block_refs, executor)
+    if is_f32:
+        dist_sq, idx = _exact_rerank(Xa, Qa, idx)
     if metric == "cosine":
         dist = dist_sq / 2.0  # |a-b|^2 = 2 - 2cos for unit vectors
     else:
@@ -133,9 +153,30 @@ def knn(
 
 
 def _unit_rows(A: np.ndarray) -> np.ndarray:
+    if A.dtype == np.float32:  # norms accumulated in float64, rows kept float32
+        norms32 = np.sqrt(np.einsum("ij,ij->i", A, A, dtype=np.float64))[:, None]
+        norms32[norms32 == 0] = 1.0
+        return (A / norms32).astype(np.float32)
     norms = np.linalg.norm(A, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return A / norms
+
+
+def _exact_rerank(X: np.ndarray, Q: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recompute the kept neighbours' squared distances as float64 differences; re-sort (ties by index).
+
+    A float32 search ranks by float32 products; the k distances it keeps are then taken
+    exactly from the float32 rows (m k d work, small next to the m n d search).
+    """
+    m, k = idx.shape
+    out = np.empty((m, k))
+    step = max(1, _RERANK_FLOATS // max(1, k * X.shape[1]))
+    for a in range(0, m, step):
+        b = min(a + step, m)
+        diff = X[idx[a:b]].astype(np.float64) - Q[a:b, None, :].astype(np.float64)
+        out[a:b] = np.einsum("ijk,ijk->ij", diff, diff)
+    order = np.lexsort((idx, out), axis=1)
+    return np.take_along_axis(out, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
 def _knn_numpy(
@@ -153,7 +194,7 @@ def _knn_numpy(
     def run(shard: Shard) -> tuple[np.ndarray, np.ndarray]:
         qb = Q[shard.start : shard.stop]
         q_sq = np.einsum("ij,ij->i", qb, qb)
-        best_d = np.full((qb.shape[0], 0), np.inf)
+        best_d = np.full((qb.shape[0], 0), np.inf, dtype=X.dtype)
         best_i = np.zeros((qb.shape[0], 0), dtype=np.int64)
         for r0 in range(0, X.shape[0], block_refs):
             r1 = min(r0 + block_refs, X.shape[0])

@@ -254,8 +254,11 @@ def run_scores(
             log.info("score %s already stored; skipping", column)
         else:
             train = ensure_signals(train, set(scorer.requires), run, specs=signals, seed=seed, executor=executor)
-            values = scorer.score(train, seed=seed)
+            # earlier scorers' columns are visible to later ones (e.g. `fuse` reads them)
+            values = scorer.score(run.attach_scores(train), seed=seed)
             run.write_scores(train.row_id, {column: values})
+            if getattr(scorer, "meta_", None):  # what a scorer learned (e.g. fusion weights) goes in the manifest
+                run.mark_step(f"score:{column}", scorer.meta_)
         if progress:
             progress("scores", i + 1, len(scorers))
     return run.attach_scores(train)

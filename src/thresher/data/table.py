@@ -197,8 +197,13 @@ class Table:
 
     @property
     def embeddings(self) -> np.ndarray:
-        """Return the embeddings as float64 (n_rows, d)."""
-        return np.asarray(self.matrix(EMBEDDINGS), dtype=np.float64)
+        """Return the embeddings (n_rows, d): float32 as stored (never copied), anything else as float64.
+
+        Distances, kNN, k-center and Gram matrices run in float32 on float32 embeddings
+        (with float64 accumulation where sums need it); other consumers cast as they need.
+        """
+        m = self.matrix(EMBEDDINGS)
+        return m if m.dtype == np.float32 else np.asarray(m, dtype=np.float64)
 
     @property
     def probs(self) -> np.ndarray:

@@ -58,8 +58,16 @@ class NearDuplicates:
 
     def clusters(self) -> list[np.ndarray]:
         """Return the positions of each cluster's rows, largest cluster first."""
-        groups = [np.flatnonzero(self.cluster == c) for c in range(self.n_clusters)]
-        return sorted(groups, key=lambda g: (-len(g), int(g[0])))
+        member = np.flatnonzero(self.cluster >= 0)
+        if member.size == 0:
+            return []
+        # one stable sort by cluster id keeps rows ascending inside each cluster
+        order = member[np.argsort(self.cluster[member], kind="stable")]
+        counts = np.bincount(self.cluster[order])
+        groups = np.split(order, np.cumsum(counts)[:-1])
+        firsts = order[np.cumsum(counts) - counts]
+        rank = np.lexsort((firsts, -counts))  # largest first, then by first row
+        return [groups[c] for c in rank.tolist()]
 
     def columns(self) -> dict[str, np.ndarray]:
         """Return ``flag.near_duplicate`` (0/1), ``near_duplicate_cluster`` (-1 = none) and the NN distance."""
@@ -105,7 +113,7 @@ def find_near_duplicates(
     from scipy.sparse.csgraph import connected_components
 
     owner = "find_near_duplicates"
-    Xa = check_matrix(X, "X", owner)
+    Xa = check_matrix(X, "X", owner, keep_float32=True)
     n = Xa.shape[0]
     if n < 2:
         raise DataError(f"{owner} needs at least two rows; got {n}.")
@@ -136,10 +144,11 @@ def find_near_duplicates(
         _, comp = connected_components(graph, directed=False)
         # renumber the components that have a pair as 0, 1, ... in order of their first row
         member = np.flatnonzero(flags)
-        _, ids = np.unique(comp[member], return_inverse=True)
-        order = np.argsort([member[ids == c].min() for c in range(ids.max() + 1)])
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
+        # a component's first row is where its label first appears in ascending rows, so
+        # numbering labels by first appearance is one unique + one argsort (no per-cluster scan)
+        labels, first_seen, ids = np.unique(comp[member], return_index=True, return_inverse=True)
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[np.argsort(first_seen, kind="stable")] = np.arange(len(labels))
         cluster[member] = rank[ids]
     return NearDuplicates(flags, cluster, pairs.astype(np.int64), pdist, nn, thr)
 
@@ -176,7 +185,7 @@ def find_outliers(
     [50]
     """
     owner = "find_outliers"
-    Xa = check_matrix(X, "X", owner)
+    Xa = check_matrix(X, "X", owner, keep_float32=True)
     n = Xa.shape[0]
     if n < 2:
         raise DataError(f"{owner} needs at least two rows; got {n}.")

@@ -222,7 +222,7 @@ def build_graph(
     """
     owner = "build_graph"
     # row-major rows make every distance block one contiguous BLAS product (PCA output is column-major)
-    Xa = np.ascontiguousarray(check_matrix(X, "X", owner))
+    Xa = np.ascontiguousarray(check_matrix(X, "X", owner, keep_float32=True))
     n = Xa.shape[0]
     k = min(check_int(n_neighbors, "n_neighbors", owner, low=1), max(n - 1, 0))
     ids = np.arange(n, dtype=np.int64) if row_ids is None else np.asarray(row_ids)

@@ -20,7 +20,6 @@ objective itself, so one objective can be optimised several ways.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,6 +93,46 @@ def naive_greedy(objective: Objective, k: int, *, candidates: np.ndarray | None 
     return GreedyResult(picked, gains)
 
 
+class _BlockMax:
+    """Keys of ``n`` candidates with the maximum found in O(n / B + B), not O(n).
+
+    Keys sit in blocks of ``B`` with a maximum per block; updating a few keys re-reduces
+    only their blocks. ``top()`` is the first maximum (the lowest index among ties), and
+    ``largest(m)`` the indices of the ``m`` largest keys, both read from the blocks with
+    the largest maxima. Arrays, not a Python heap: no per-candidate objects.
+    """
+
+    def __init__(self, keys: np.ndarray, block: int) -> None:
+        n = len(keys)
+        self.n, self.block = n, block
+        n_blocks = max(1, -(-n // block))
+        self.keys = np.full((n_blocks, block), -np.inf)
+        self.keys.ravel()[:n] = keys
+        self.best = self.keys.max(axis=1)
+
+    def top(self) -> int:
+        b = int(np.argmax(self.best))
+        return b * self.block + int(np.argmax(self.keys[b]))
+
+    def largest(self, m: int) -> np.ndarray:
+        """Return indices of ``m`` keys that no other key exceeds (finite keys only)."""
+        nb = len(self.best)
+        blocks = np.argpartition(self.best, nb - m)[nb - m :] if m < nb else np.arange(nb)
+        vals = self.keys[blocks].ravel()
+        # at least m keys reach the m-th largest block maximum, and no key outside these
+        # blocks exceeds it: keep those, and partition only when there are many
+        take = np.flatnonzero(vals >= self.best[blocks].min())
+        if len(take) > 4 * m:
+            take = take[np.argpartition(vals[take], len(take) - m)[len(take) - m :]]
+        take = take[np.isfinite(vals[take])]
+        return blocks[take // self.block] * self.block + take % self.block
+
+    def set(self, idx: np.ndarray, values: np.ndarray | float) -> None:
+        self.keys.ravel()[idx] = values
+        blocks = np.unique(idx // self.block)
+        self.best[blocks] = self.keys[blocks].max(axis=1)
+
+
 def _lazy(
     objective: Objective,
     cand: np.ndarray,
@@ -102,49 +141,49 @@ def _lazy(
     capacity: float = math.inf,
     per_cost: bool = False,
 ) -> GreedyResult:
-    """Lazy greedy with an optional knapsack (rows that no longer fit are dropped)."""
+    """Lazy greedy with an optional knapsack (rows that no longer fit are dropped).
+
+    Stale keys are upper bounds on the gains (submodularity). Each step takes the largest
+    key (ties: lowest position, as in naive greedy); if it was computed at this step it is
+    picked, otherwise the ``_LAZY_BATCH`` largest keys are re-evaluated in one vectorised
+    call (fresh gains are exact, so they stay valid keys; the batch only saves calls).
+    """
     state = objective.new_state()
-    g0 = state.gains(cand)
-    key = g0 / costs[cand] if per_cost and costs is not None else g0
-    # heap of (-key, position); ties pop the lowest position first, as in naive greedy
-    heap = list(zip((-key).tolist(), cand.tolist()))
-    heapq.heapify(heap)
-    stamp = {}  # position -> number of picks when its key was computed
+    n = len(cand)
+    c = costs[cand] if costs is not None else None
+    gain = state.gains(cand).astype(np.float64)  # last computed gain of each candidate
+    ratio = per_cost and c is not None
+    keys = _BlockMax(gain / c if ratio else gain, max(64, int(math.isqrt(max(n, 1)))))
+    stamp = np.zeros(n, dtype=np.int64)  # number of picks when each gain was computed
     picked: list[int] = []
     gains: list[float] = []
-    fresh_gain: dict[int, float] = {int(j): float(g) for j, g in zip(cand.tolist(), g0.tolist())}
-    for j in cand.tolist():
-        stamp[j] = 0
     spent = 0.0
-    while heap and len(picked) < k:
-        _, j = heapq.heappop(heap)
-        if costs is not None and spent + costs[j] > capacity:
-            continue  # remaining capacity only shrinks: it never fits again
-        if stamp[j] == len(picked):
-            picked.append(j)
-            gains.append(fresh_gain[j])
-            state.add(j)
-            if costs is not None:
-                spent += float(costs[j])
+    while len(picked) < k:
+        i = keys.top()
+        if i >= n or not np.isfinite(keys.keys.ravel()[i]):
+            break  # every candidate picked or dropped
+        if c is not None and spent + c[i] > capacity:
+            keys.set(np.array([i]), -np.inf)  # remaining capacity only shrinks: it never fits again
             continue
-        # j is stale: re-evaluate it together with the next stale entries in one vectorised
-        # call (fresh gains are exact, so they remain valid keys; this only saves calls)
-        batch, keep = [j], []
-        while heap and len(batch) < _LAZY_BATCH:
-            entry = heapq.heappop(heap)
-            i = entry[1]
-            if costs is not None and spent + costs[i] > capacity:
-                continue
-            if stamp[i] == len(picked):
-                keep.append(entry)
-            else:
-                batch.append(i)
-        g = state.gains(np.asarray(batch, dtype=np.int64))
-        for i, gi in zip(batch, g.tolist()):
-            fresh_gain[i], stamp[i] = gi, len(picked)
-            heapq.heappush(heap, (-(gi / costs[i] if per_cost and costs is not None else gi), i))
-        for entry in keep:
-            heapq.heappush(heap, entry)
+        if stamp[i] == len(picked):
+            picked.append(int(cand[i]))
+            gains.append(float(gain[i]))
+            state.add(int(cand[i]))
+            keys.set(np.array([i]), -np.inf)
+            if c is not None:
+                spent += float(c[i])
+            continue
+        batch = keys.largest(_LAZY_BATCH)
+        batch = np.append(batch[batch != i], i)  # the top itself, whatever argpartition did with ties
+        if c is not None:
+            gone = batch[spent + c[batch] > capacity]
+            if gone.size:
+                keys.set(gone, -np.inf)
+            batch = batch[spent + c[batch] <= capacity]
+        batch = batch[stamp[batch] != len(picked)]
+        g = state.gains(cand[batch])
+        gain[batch], stamp[batch] = g, len(picked)
+        keys.set(batch, g / c[batch] if ratio and c is not None else g)
     return GreedyResult(np.asarray(picked, dtype=np.int64), np.asarray(gains, dtype=np.float64))
 
 
