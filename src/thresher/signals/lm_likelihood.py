@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from thresher._registry import register_signal
+from thresher._threads import follows_threads
 from thresher._typing import Seed
 from thresher._validation import check_int, fail
 from thresher.data.table import Table
@@ -227,6 +228,7 @@ class PairLikelihood(_LMSignal):
         super().__init__(model, batch_size, max_length, max_batch_tokens, device, dtype, shard_size, run_dir)
         self.hidden = hidden
 
+    @follows_threads(torch=True)  # torch threads of the forward passes follow the `threads` setting
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return the ``lm.*`` matrices for ``table`` (chosen in column 0, rejected in column 1)."""
         r, n = _pair_logps(self, table, self.hidden, executor)
@@ -244,6 +246,7 @@ class PairReferenceLikelihood(_LMSignal):
     name = "pair_reference_likelihood"
     produces = ("ref.logp", "ref.n_tokens")
 
+    @follows_threads(torch=True)  # torch threads of the forward passes follow the `threads` setting
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return the ``ref.*`` matrices for ``table``."""
         r, n = _pair_logps(self, table, False, executor)
@@ -280,6 +283,7 @@ class ResponseLikelihood(_LMSignal):
         super().__init__(model, batch_size, max_length, max_batch_tokens, device, dtype, shard_size, run_dir)
         self.response_column = response_column
 
+    @follows_threads(torch=True)  # torch threads of the forward passes follow the `threads` setting
     def compute(self, table: Table, *, seed: Seed = 0, executor: Executor | None = None) -> SignalResult:
         """Return ``lm.response_logp`` and ``lm.response_tokens`` (conditional in column 0)."""
         table.require(("prompt", self.response_column), type(self).__name__)
