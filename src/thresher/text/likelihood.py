@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,34 +31,90 @@ from thresher.errors import MissingDependencyError
 from thresher.execute.base import Executor
 from thresher.text.ngram import DocumentLM, document_log_probs
 
-__all__ = ["CausalLM", "likelihood_ratio", "cross_entropy"]
+__all__ = ["CausalLM", "ConditionalLogProbs", "likelihood_ratio", "cross_entropy"]
+
+
+@dataclass(frozen=True)
+class ConditionalLogProbs:
+    """Per-example results of :meth:`CausalLM.conditional_log_probs`.
+
+    ``logp``: summed natural-log probability of the response tokens given the prompt;
+    ``n_tokens``: response tokens scored; ``is_truncated``: whether ``max_length`` cut the
+    example; ``hidden``: summed final-layer hidden state at the positions that predict the
+    response tokens (``None`` unless asked for).
+    """
+
+    logp: np.ndarray
+    n_tokens: np.ndarray
+    is_truncated: np.ndarray
+    hidden: np.ndarray | None = None
+
+
+def _token_batches(lengths: np.ndarray, batch_size: int, max_batch_tokens: int) -> list[np.ndarray]:
+    """Group example indices into batches of similar length (longest first) under a padded-token budget."""
+    order = np.argsort(-lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    lo = 0
+    while lo < len(order):
+        width = int(lengths[order[lo]])  # the longest of the batch comes first
+        size = max(1, min(batch_size, max_batch_tokens // max(width, 1)))
+        batches.append(order[lo : lo + size])
+        lo += size
+    return batches
 
 
 class CausalLM:
-    """Score documents with a Hugging Face causal LM stored on disk (needs ``transformers`` and ``torch``).
+    """Score texts with a Hugging Face causal LM stored on disk (needs ``transformers`` and ``torch``).
+
+    :meth:`log_probs` scores whole documents; :meth:`conditional_log_probs` scores
+    responses given prompts (prompt tokens masked), the engine behind the preference-pair
+    and instruction scores. Examples are sorted by length and packed into batches of at
+    most ``batch_size`` rows and ``max_batch_tokens`` padded tokens, so memory stays
+    bounded whatever the lengths; the vocabulary projection is applied only at the
+    positions that predict response tokens.
 
     Parameters
     ----------
     path
         Directory holding the model and its tokenizer (``save_pretrained`` output).
     batch_size
-        Documents per forward pass.
+        Most examples per forward pass.
     max_length
-        Documents are truncated to this many tokens.
+        Examples are cut to this many tokens (the response is kept first, then the end
+        of the prompt).
     device
         Torch device.
+    max_batch_tokens
+        Most padded tokens per forward pass.
+    padding_side
+        ``"right"`` or ``"left"``; scores do not depend on it (position ids follow the mask).
+    dtype
+        ``"float32"``, ``"float64"`` or ``"bfloat16"``.
 
     Notes
     -----
-    The first token of each document is conditioned on the tokenizer's BOS token when it
-    has one; otherwise the first token is not scored. ``tokens`` counts scored tokens.
+    The prompt is conditioned on the tokenizer's BOS token when it has one; with no BOS
+    and an empty prompt the first response token is not scored. Prompt and response are
+    tokenized separately and concatenated (as TRL does). ``n_tokens`` counts scored tokens.
     """
 
-    def __init__(self, path: str | os.PathLike[str], batch_size: int = 8, max_length: int = 512, device: str = "cpu"):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        batch_size: int = 8,
+        max_length: int = 512,
+        device: str = "cpu",
+        max_batch_tokens: int = 8192,
+        padding_side: str = "right",
+        dtype: str = "float32",
+    ):
         self.path = str(path)
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
+        self.max_batch_tokens = max_batch_tokens
+        self.padding_side = padding_side
+        self.dtype = dtype
 
     def _load(self) -> tuple[Any, Any]:
         if hasattr(self, "model_"):
@@ -65,12 +122,15 @@ class CausalLM:
         owner = "CausalLM"
         check_int(self.batch_size, "batch_size", owner, low=1)
         check_int(self.max_length, "max_length", owner, low=2)
+        check_int(self.max_batch_tokens, "max_batch_tokens", owner, low=2)
+        check_choice(self.padding_side, "padding_side", owner, ("right", "left"))
+        check_choice(self.dtype, "dtype", owner, ("float32", "float64", "bfloat16"))
         if not Path(self.path).is_dir():
             raise fail("path", owner, "a local directory with a saved causal language model", self.path)
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
-            import torch  # noqa: F401
+            import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
             raise MissingDependencyError(
@@ -82,37 +142,104 @@ class CausalLM:
             tokenizer: Any = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
             model: Any = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
         self.tokenizer_: Any = tokenizer
-        self.model_: Any = model.to(self.device).eval()
+        self.model_: Any = model.to(device=self.device, dtype=getattr(torch, self.dtype)).eval()
         return self.model_, self.tokenizer_
 
     def log_probs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Return per-document total log-probabilities (natural log) and scored-token counts."""
+        r = self.conditional_log_probs([""] * len(texts), texts)
+        return r.logp, r.n_tokens
+
+    def _encode(self, prompts: Sequence[str], responses: Sequence[str]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
+        """Return (token ids per example, index of the first scored token, truncated?)."""
+        _, tok = self._load()
+        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        seqs, starts, cut = [], np.zeros(len(prompts), dtype=np.int64), np.zeros(len(prompts), dtype=bool)
+        for i, (p, r) in enumerate(zip(prompts, responses)):
+            pi = bos + (tok(p, add_special_tokens=False)["input_ids"] if p else [])
+            ri = tok(r, add_special_tokens=False)["input_ids"] if r else []
+            if len(pi) + len(ri) > self.max_length:
+                cut[i] = True
+                ri = ri[: self.max_length - min(len(pi), 1)]
+                pi = pi[len(pi) - (self.max_length - len(ri)) :] if self.max_length > len(ri) else []
+            if not pi and ri:  # nothing to condition the first response token on
+                pi, ri = ri[:1], ri[1:]
+            seqs.append(pi + ri)
+            starts[i] = len(pi)
+        return seqs, starts, cut
+
+    def conditional_log_probs(
+        self, prompts: Sequence[str], responses: Sequence[str], *, hidden: bool = False
+    ) -> ConditionalLogProbs:
+        """Return log p(response | prompt) summed over response tokens, token counts and optional hidden sums.
+
+        Examples
+        --------
+        >>> lm = CausalLM("no/such/dir")
+        >>> lm.conditional_log_probs(["Q:"], ["A"])  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        InvalidParameterError: `path` of CausalLM must be a local directory ...
+        """
+        if len(prompts) != len(responses):
+            raise fail("responses", "CausalLM.conditional_log_probs", f"as many as the prompts ({len(prompts)})",
+                       len(responses))
         model, tok = self._load()
         import torch
 
-        lp = np.zeros(len(texts))
-        nt = np.zeros(len(texts), dtype=np.int64)
-        bos = tok.bos_token_id
+        seqs, starts, cut = self._encode(prompts, responses)
+        n = len(seqs)
+        lp = np.zeros(n)
+        nt = np.array([len(s) - st for s, st in zip(seqs, starts)], dtype=np.int64)
+        d = int(model.config.hidden_size) if hasattr(model.config, "hidden_size") else None
+        hs = np.zeros((n, d)) if hidden and d is not None else None
         pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-        for lo in range(0, len(texts), self.batch_size):
-            batch = list(texts[lo : lo + self.batch_size])
-            ids = [tok(t, add_special_tokens=False)["input_ids"] for t in batch]
-            ids = [([bos] if bos is not None else []) + x for x in ids]
-            ids = [x[: self.max_length] for x in ids]
-            width = max(1, max(len(x) for x in ids))
-            input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(ids), width), dtype=torch.long)
-            for i, x in enumerate(ids):
-                input_ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-                mask[i, : len(x)] = 1
+        head = model.get_output_embeddings()
+        plain_head = head is not None and not any(
+            getattr(model.config, a, None) not in (None, 1.0) for a in ("final_logit_softcapping", "logit_scale")
+        )
+        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+        for batch in _token_batches(lengths, self.batch_size, self.max_batch_tokens):
+            batch = batch[nt[batch] > 0]
+            if len(batch) == 0:
+                continue
+            width = int(lengths[batch].max())
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            rows, cols, targets, owners = [], [], [], []
+            for j, i in enumerate(batch.tolist()):
+                L = int(lengths[i])
+                off = width - L if self.padding_side == "left" else 0
+                ids[j, off : off + L] = torch.tensor(seqs[i], dtype=torch.long)
+                mask[j, off : off + L] = 1
+                pos = np.arange(off + int(starts[i]) - 1, off + L - 1)
+                rows.append(np.full(len(pos), j))
+                cols.append(pos)
+                targets.append(np.asarray(seqs[i][int(starts[i]) :]))
+                owners.append(np.full(len(pos), i))
+            r = torch.from_numpy(np.concatenate(rows))
+            c = torch.from_numpy(np.concatenate(cols))
+            y = torch.from_numpy(np.concatenate(targets)).long()
+            position_ids = (mask.cumsum(dim=1) - 1).clamp(min=0)
+            dev = self.device
             with torch.no_grad():
-                logits = model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            target = input_ids[:, 1:].to(self.device)
-            tok_lp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1) * mask[:, 1:].to(self.device)
-            lp[lo : lo + len(batch)] = tok_lp.sum(dim=1).cpu().numpy()
-            nt[lo : lo + len(batch)] = mask[:, 1:].sum(dim=1).numpy()
-        return lp, nt
+                if plain_head:
+                    out = model.base_model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
+                                           position_ids=position_ids.to(dev))
+                    h = out.last_hidden_state[r.to(dev), c.to(dev)]
+                    tok_lp = torch.cat([torch.log_softmax(head(h[s : s + 4096]).float(), dim=-1)
+                                        .gather(-1, y[s : s + 4096].to(dev).unsqueeze(-1)).squeeze(-1)
+                                        for s in range(0, len(y), 4096)])
+                else:
+                    out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=position_ids.to(dev),
+                                output_hidden_states=hidden)
+                    logits = out.logits[r.to(dev), c.to(dev)].float()
+                    tok_lp = torch.log_softmax(logits, dim=-1).gather(-1, y.to(dev).unsqueeze(-1)).squeeze(-1)
+                    h = out.hidden_states[-1][r.to(dev), c.to(dev)] if hidden else None
+            own = np.concatenate(owners)
+            np.add.at(lp, own, tok_lp.double().cpu().numpy())
+            if hs is not None and h is not None:
+                np.add.at(hs, own, h.double().cpu().numpy())
+        return ConditionalLogProbs(lp, nt, cut, hs)
 
 
 def cross_entropy(
