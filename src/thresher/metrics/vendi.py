@@ -54,7 +54,7 @@ from thresher._typing import Seed, as_generator
 from thresher._validation import check_choice, check_int, check_matrix, fail
 from thresher.data.scales import warn_if_unscaled
 from thresher.data.table import Table
-from thresher.execute.base import Executor, LocalExecutor, Shard, make_shards
+from thresher.execute.base import Executor, Shard, get_executor, make_shards
 from thresher.metrics.base import BaseMetric, MetricResult
 from thresher.metrics.kernel_approx import approx_feature_map, feature_gram, gram_spectrum
 from thresher.metrics.kernels import KERNELS, Kernel, kernel_matrix, kernel_name
@@ -319,7 +319,7 @@ def _streamed_gram(X: Any, n: int, cosine: bool, owner: str, executor: Executor 
         return _linear_gram(X, shard.start, shard.stop, cosine, owner)
 
     G = np.zeros((int(X.shape[1]),) * 2)
-    for g in (executor or LocalExecutor()).map(run, make_shards(n, shard_size=shard_size)):
+    for g in get_executor(executor).map(run, make_shards(n, shard_size=shard_size)):
         G += g  # shard order: the same sum on every executor
     return G
 
