@@ -126,7 +126,7 @@ def default_candidates(
     if len(cols) >= 2 and "fuse" in SCORERS:
         for method in ("zscore", "rank"):  # rank = Borda count
             col = f"score.fuse_{method}"
-            fused: Derive = (col, "fuse", {"columns": cols, "method": method, "higher_is_better": _orientation(cols)})
+            fused: Derive = (col, "fuse", {"columns": cols, "method": method, "orientations": _orientation(cols)})
             out += [c for c in by_column(col, f"fuse_{method}", fused) if "(b=0.3)" not in c.label]
     if "prototypicality" in SCORERS and "score.prototypicality" not in cols:
         proto: Derive = ("score.prototypicality", "prototypicality", {})
@@ -143,13 +143,13 @@ def default_candidates(
             Candidate("cluster_balanced", "cluster_balanced"),
         ]
     fuse_col = "score.fuse_zscore" if len(cols) >= 2 and "fuse" in SCORERS else (cols[0] if cols else None)
-    for name, params in (("odis", {"by": cols, "higher_is_better": _orientation(cols)}), ("deita", {"by": fuse_col})):
+    for name, params in (("odis", {"by": cols, "orientations": _orientation(cols)}), ("deita", {"by": fuse_col})):
         if name in SELECTORS and cols and fuse_col is not None:
             ok = _accepts(name, params)
             if ok is not None:
                 need: tuple[str, str, dict[str, Any]] | None = None
                 if name == "deita" and fuse_col == "score.fuse_zscore":
-                    need = ("score.fuse_zscore", "fuse", {"columns": cols, "method": "zscore", "higher_is_better": _orientation(cols)})
+                    need = ("score.fuse_zscore", "fuse", {"columns": cols, "method": "zscore", "orientations": _orientation(cols)})
                 out.append(Candidate(name, name, ok, need))
     return [c for c in out if c.name not in exclude and c.label not in exclude]
 
