@@ -65,20 +65,26 @@ def test_identical_pair_is_flagged_with_zero_margin_and_zero_ches(scored) -> Non
     assert RankingAccuracy().score(scored)[1] == 0.5
 
 
+def _sign(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """1 / 0.5 / 0 for positive / tied / negative; a tie is |v| within 1e-6 of the summed log-probs."""
+    tol = 1e-6 * np.maximum(np.abs(ref).max(axis=1), 1.0)
+    return np.where(np.abs(v) <= tol, 0.5, np.where(v > 0, 1.0, 0.0))
+
+
 @pytest.mark.torch
 def test_idealized_ranking_accuracy_follows_chen_et_al_theorem(scored) -> None:
     ref = scored.matrix("ref.logp")
     d = np.stack([scored.column("reward.a.chosen") - scored.column("reward.a.rejected"),
                   scored.column("reward.b.chosen") - scored.column("reward.b.rejected")], axis=1).mean(1)
     for beta in (0.05, 1.0, 50.0):
-        want = np.where(ref[:, 0] - ref[:, 1] + d / beta > 0, 1.0, np.where(ref[:, 0] - ref[:, 1] + d / beta == 0, 0.5, 0))
+        want = _sign(ref[:, 0] - ref[:, 1] + d / beta, ref)
         np.testing.assert_array_equal(IdealizedRankingAccuracy(beta=beta).score(scored), want)
     alpha = np.array([0.9, 0.5, 0.2, 1.0])
     t = scored.with_column("pref", alpha)
     got = IdealizedRankingAccuracy(beta=0.5, preference="pref").score(t)
     logit = np.log(alpha[:3] / (1 - alpha[:3]))
     v = ref[:3, 0] - ref[:3, 1] + logit / 0.5
-    np.testing.assert_array_equal(got[:3], np.where(v > 0, 1.0, np.where(v == 0, 0.5, 0.0)))
+    np.testing.assert_array_equal(got[:3], _sign(v, ref[:3]))
     assert got[1] == 0.5  # the identical pair with alpha = 1/2: a tie
     assert got[3] == 1.0  # alpha = 1: the ideal policy always prefers chosen
 

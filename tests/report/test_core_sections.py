@@ -61,9 +61,8 @@ def test_no_empty_header_no_nan_and_a_plain_summary(tmp_path: Path) -> None:
     assert not re.search(r"\bnan\b", _text(page), re.I)
     summary = core_sections.build_curves(rd).blocks[-1].text  # type: ignore[union-attr]
     assert "[" not in summary and "at no" not in summary
-    assert "up is above random at 0.5." in summary
-    assert "down is below random at 0.1." in summary
-    assert "same's interval includes random's mean at every fraction." in summary
+    # these records carry no per-test-row predictions: no paired verdict, and the report says so
+    assert summary == "No per-test-row predictions are stored, so no paired verdict against random is given."
     table = core_sections.build_curves(rd).blocks[1]
     assert table.columns == ["arm", "0.1", "0.5"] and "full" not in [r[0] for r in table.rows]  # type: ignore[union-attr]
     assert "Full training data (80 rows): 0.9700" in table.caption  # type: ignore[union-attr]

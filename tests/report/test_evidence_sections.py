@@ -47,7 +47,12 @@ def test_summary_verdict_uses_the_paired_test(run) -> None:
     c = compare(run.read_evaluation(), run_dir=run)
     for arm, g in c.groupby("arm"):
         better = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "better"]
-        assert f"{arm}: better than random at {', '.join(better) or 'no'} fraction(s)" in text
+        worse = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "worse"]
+        if better:
+            assert f"{arm}: better than random at {' and '.join(better) if len(better) < 3 else ''}" in text
+        if not better and not worse:
+            assert f"{arm}: no detectable difference from random at any fraction" in text
+    assert "at no" not in text
 
 
 def test_auto_section_lists_choices_and_candidates(run) -> None:

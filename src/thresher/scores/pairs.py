@@ -142,6 +142,13 @@ class DPOMargin(_PairScorer):
         return beta * (d[:, 0] - d[:, 1])
 
 
+def _tie_aware(diff: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """1 where ``diff > 0``, 0 where ``< 0``, 0.5 for a tie; differences within float32 noise of
+    summed log-probabilities (1e-6 relative) are ties, so batching cannot break an exact tie."""
+    tie = np.abs(diff) <= 1e-6 * np.maximum(scale, 1.0)
+    return np.where(tie, 0.5, np.where(diff > 0, 1.0, 0.0))
+
+
 @register_scorer("ranking_accuracy")
 class RankingAccuracy(_PairScorer):
     """Score pairs 1 when the model ranks them right, log pi(y+|x) > log pi(y-|x), else 0 (ties 0.5).
@@ -162,7 +169,7 @@ class RankingAccuracy(_PairScorer):
 
     def _score(self, table: Table, rng: np.random.Generator) -> np.ndarray:
         lp = table.matrix("lm.logp")
-        return np.where(lp[:, 0] > lp[:, 1], 1.0, np.where(lp[:, 0] == lp[:, 1], 0.5, 0.0))
+        return _tie_aware(lp[:, 0] - lp[:, 1], np.maximum(np.abs(lp[:, 0]), np.abs(lp[:, 1])))
 
 
 def reward_differences(table: Table, rewards: Sequence[str] | None = None, owner: str = "reward_differences") -> np.ndarray:
@@ -224,7 +231,7 @@ class IdealizedRankingAccuracy(_PairScorer):
             logit = reward_differences(table, self.rewards, owner).mean(axis=1)  # logit(sigmoid(d)) = d
         ref = table.matrix("ref.logp")
         v = ref[:, 0] - ref[:, 1] + logit / beta
-        return np.where(v > 0, 1.0, np.where(v == 0, 0.5, 0.0))
+        return _tie_aware(v, np.maximum(np.abs(ref[:, 0]), np.abs(ref[:, 1])))
 
 
 def _ches(table: Table, normalize: bool) -> np.ndarray:

@@ -70,9 +70,9 @@ def build(run: RunDir) -> Section | None:
         ),
         Figure.from_matplotlib(fig, "Learning curve per arm (full-data runs included as the largest size)."),
         TableBlock(
-            ["arm", "asymptote c [95% CI]", "exponent b", f"fit at n = {n_full:,}",
-             *[f"rows for {int(100 * t)}% of full-data accuracy" for t in TARGETS]],
+            ["arm", "c [95% CI]", "b", f"fit, n={n_full:,}", *[f"rows for {int(100 * t)}%" for t in TARGETS]],
             rows,
+            "c: fitted asymptote; b: exponent; rows for X%: training rows the fit needs for X% of full-data accuracy.",
         ),
     ]
     return Section("Learning curves", blocks)
