@@ -51,7 +51,7 @@ def test_summary_verdict_uses_the_paired_test(run) -> None:
         if better:
             assert f"{arm}: better than random at {' and '.join(better) if len(better) < 3 else ''}" in text
         if not better and not worse:
-            assert f"{arm}: no detectable difference from random at any fraction" in text
+            assert f"{arm}: no detectable difference from random at any fraction with a verdict" in text
     assert "at no" not in text
 
 

@@ -134,9 +134,12 @@ def _verdicts(records: Any, preds: Any) -> str:
         better = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "better"]
         worse = [f"{f:g}" for f, v in zip(g["fraction"], g["verdict"]) if v == "worse"]
         few = any(v.startswith("too few") for v in g["verdict"])
+        if all(v.startswith("too few") for v in g["verdict"]):
+            out.append(f"{arm}: too few seeds for a verdict (at least 5 are needed).")
+            continue
         parts = ([f"better than random at {_join(better)}"] if better else []) + (
-            [f"worse at {_join(worse)}"] if worse else [])
-        text = " and ".join(parts) if parts else "no detectable difference from random at any fraction"
+            [f"worse {'' if better else 'than random '}at {_join(worse)}"] if worse else [])
+        text = " and ".join(parts) if parts else "no detectable difference from random at any fraction with a verdict"
         out.append(f"{arm}: {text}" + (" (too few seeds for a verdict at some fractions)" if few else "") + ".")
     return ("Paired verdicts (95% interval of the paired difference, Holm-corrected; see Paired evidence): " + " ".join(out))
 
