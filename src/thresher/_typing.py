@@ -20,7 +20,9 @@ def as_generator(seed: Seed) -> np.random.Generator:
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(seed)
+    from thresher._validation import check_seed
+
+    return np.random.default_rng(check_seed(seed))
 
 
 def seed_int(seed: Seed) -> int | None:

@@ -101,3 +101,151 @@ def check_finite(arr: np.ndarray, param: str, owner: str) -> None:
         raise NonFiniteError(
             f"`{param}` of {owner} must be finite; got {len(bad)} NaN/inf value(s), first at index {first}."
         )
+
+
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and bool(np.isnan(v)))
+
+
+def _missing_positions(values: np.ndarray) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        return np.flatnonzero(np.isnan(arr))
+    if arr.dtype == object:
+        return np.flatnonzero([_is_missing(v) for v in arr.tolist()])
+    return np.empty(0, dtype=np.int64)
+
+
+def check_ids(ids: Any, owner: str, where: str = "") -> None:
+    """Raise :class:`DataError` if any row id is missing (None or NaN), naming the first row.
+
+    Examples
+    --------
+    >>> check_ids(np.array(["a", None], dtype=object), "Table")
+    Traceback (most recent call last):
+    ...
+    thresher.errors.DataError: `row_id` of Table must not be missing; got 1 missing id(s), first at row 1.
+    """
+    from thresher.errors import DataError
+
+    bad = _missing_positions(np.asarray(ids))
+    if len(bad):
+        raise DataError(
+            f"`row_id` of {owner} must not be missing; got {len(bad)} missing id(s), first at row {int(bad[0])}{where}."
+        )
+
+
+def check_labels(labels: Any, owner: str, where: str = "") -> None:
+    """Raise :class:`DataError` if any label is missing (None or NaN), naming the first row.
+
+    Examples
+    --------
+    >>> check_labels(np.array([0.0, np.nan]), "MyScorer")
+    Traceback (most recent call last):
+    ...
+    thresher.errors.DataError: `label` of MyScorer must not be missing; got 1 missing label(s), first at row 1. Drop those rows or fill them.
+    """
+    from thresher.errors import DataError
+
+    bad = _missing_positions(np.asarray(labels))
+    if len(bad):
+        raise DataError(
+            f"`label` of {owner} must not be missing; got {len(bad)} missing label(s), first at row {int(bad[0])}{where}. "
+            "Drop those rows or fill them."
+        )
+
+
+def check_probs(probs: Any, owner: str, labels: Any = None, *, atol: float = 1e-4) -> np.ndarray:
+    """Return ``probs`` as float64 if it is a valid (n_rows, n_classes) probability matrix.
+
+    Each entry must lie in [0, 1] and each row must sum to 1 within ``atol``; with
+    ``labels``, integer labels must be class indices below ``n_classes`` and the number
+    of distinct labels must not exceed it.
+
+    Examples
+    --------
+    >>> check_probs(np.array([[0.2, 0.8], [0.5, 0.5]]), "Margin").shape
+    (2, 2)
+    >>> check_probs(np.array([[2.0, 3.0]]), "Margin")
+    Traceback (most recent call last):
+    ...
+    thresher.errors.DataError: `probs` of Margin must hold probabilities in [0, 1]; got 2.0 at row 0, column 0.
+    """
+    from thresher.errors import DataError
+
+    arr = np.asarray(probs)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        raise DataError(f"`probs` of {owner} must be a 2-D (rows x classes) matrix; got shape {arr.shape}.")
+    arr = np.asarray(arr, dtype=np.float64)
+    check_finite(arr, "probs", owner)
+    out = np.argwhere((arr < -atol) | (arr > 1 + atol))
+    if len(out):
+        i, j = (int(x) for x in out[0])
+        raise DataError(f"`probs` of {owner} must hold probabilities in [0, 1]; got {float(arr[i, j])!r} at row {i}, column {j}.")
+    sums = arr.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > atol * max(1, arr.shape[1]))
+    if len(off):
+        i = int(off[0])
+        raise DataError(
+            f"`probs` of {owner} must have rows summing to 1 (within {atol:g}); got {len(off)} row(s) that do not, "
+            f"first row {i} summing to {sums[i]:.6g}."
+        )
+    if labels is not None:
+        lab = np.asarray(labels)
+        n_classes = arr.shape[1]
+        if lab.dtype.kind in "iu" and lab.size and (lab.min() < 0 or lab.max() >= n_classes):
+            raise DataError(
+                f"`label` of {owner} must be class indices 0..{n_classes - 1} (one per `probs` column); "
+                f"got {int(lab.max()) if lab.max() >= n_classes else int(lab.min())}."
+            )
+        n_distinct = len(np.unique(lab.astype(str))) if lab.size else 0
+        if n_distinct > n_classes:
+            raise DataError(
+                f"`probs` of {owner} must have a column per class; got {n_classes} column(s) for {n_distinct} distinct labels."
+            )
+    return arr
+
+
+def check_seed(seed: Any, param: str = "seed", owner: str = "the call") -> Any:
+    """Return ``seed`` if thresher accepts it: an integer >= 0, a NumPy Generator or SeedSequence, or None.
+
+    Examples
+    --------
+    >>> check_seed(3)
+    3
+    >>> check_seed("3")
+    Traceback (most recent call last):
+    ...
+    thresher.errors.InvalidParameterError: `seed` of the call must be an integer >= 0, a numpy Generator or SeedSequence, or None; got '3'.
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
+        raise fail(param, owner, "an integer >= 0, a numpy Generator or SeedSequence, or None", seed)
+    return int(seed)
+
+
+def check_score_column(values: Any, column: str, owner: str, *, nan_policy: str = "raise") -> np.ndarray:
+    """Return score ``column`` as float64; NaN values raise unless ``nan_policy`` says what to do with them.
+
+    Examples
+    --------
+    >>> check_score_column(np.array([1.0, np.nan]), "score.x", "TopK")
+    Traceback (most recent call last):
+    ...
+    thresher.errors.NonFiniteError: column 'score.x' of TopK must not hold NaN; got 1 NaN value(s), first at row 1. Pass nan_policy='drop' to leave those rows out of the candidates.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        from thresher.errors import DataError
+
+        raise DataError(f"`by` of {owner} must name a numeric (score) column; got {column!r}, of dtype {arr.dtype}.")
+    arr = arr.astype(np.float64)
+    check_choice(nan_policy, "nan_policy", owner, ("raise", "drop"))
+    bad = np.flatnonzero(np.isnan(arr))
+    if len(bad) and nan_policy == "raise":
+        raise NonFiniteError(
+            f"column {column!r} of {owner} must not hold NaN; got {len(bad)} NaN value(s), first at row {int(bad[0])}. "
+            "Pass nan_policy='drop' to leave those rows out of the candidates."
+        )
+    return arr

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from thresher.data import Table, from_numpy
-from thresher.errors import InvalidParameterError
+from thresher.errors import NonFiniteError, InvalidParameterError
 from thresher.select.base import Budget
 from thresher.select.ccs import CCS, stratum_quotas
 from thresher.select.kcenter import KCenterGreedy, kcenter_greedy
@@ -50,8 +50,13 @@ def test_kcenter_selector_uses_seeded_start() -> None:
 
 def test_topk_bottomk_and_ties() -> None:
     t = Table([10, 11, 12, 13], columns={"score.s": np.array([0.5, 0.9, 0.5, np.nan])})
-    assert TopK(by="score.s").select(t, Budget(n=3)).row_ids.tolist() == [11, 10, 12]
-    assert BottomK(by="score.s").select(t, Budget(n=2)).row_ids.tolist() == [10, 12]
+    # a NaN score is an error (issue 13: a selection over NaN was silent) unless the user opts in
+    with pytest.raises(NonFiniteError, match="nan_policy='drop'"):
+        TopK(by="score.s").select(t, Budget(n=3))
+    assert TopK(by="score.s", nan_policy="drop").select(t, Budget(n=3)).row_ids.tolist() == [11, 10, 12]
+    assert BottomK(by="score.s", nan_policy="drop").select(t, Budget(n=2)).row_ids.tolist() == [10, 12]
+    with pytest.raises(InvalidParameterError, match="at most the 3 rows with a score"):
+        TopK(by="score.s", nan_policy="drop").select(t, Budget(n=4))
 
 
 def test_random_is_uniform_without_replacement() -> None:

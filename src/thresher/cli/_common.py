@@ -198,9 +198,13 @@ def parse_seeds(items: Sequence[str] | str | None, option: str = "--seed") -> li
     [0, 1, 2]
     """
     try:
-        return [int(p) for p in split_list(items)]
+        seeds = [int(p) for p in split_list(items)]
     except ValueError:
         raise InvalidParameterError(f"`{option}` must be integers; got {list(items or [])!r}.") from None
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise InvalidParameterError(f"`{option}` must be integers >= 0; got {negative[0]}.")
+    return seeds
 
 
 def _value(text: str) -> Any:

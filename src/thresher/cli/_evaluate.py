@@ -111,6 +111,16 @@ def evaluate_cmd(
         deprecated("--fractions", "`--fraction` (repeat or comma-separate)", "evaluate")
     if seeds_old is not None:
         deprecated("--seeds", "`--seed` (repeat or comma-separate)", "evaluate")
+    # everything that can be checked without the data is checked before the data is stored,
+    # so a misspelt option leaves no run directory behind
+    from thresher.evaluate.models import get_model
+
+    get_model(model)
+    early = [(s.rpartition("=")[0] or s, s.rpartition("=")[2]) for s in [*selector, *selector_old]]
+    params_for(param, targets_of(SELECTORS, [p for p in early if p[1] not in ARMS])
+               + targets_of(ARMS, [p for p in early if p[1] in ARMS]), "evaluate")
+    parse_fractions([*fraction, *split_list(fractions_old)])
+    parse_seeds([*seed, *split_list(seeds_old)])
     if data is not None:
         data_run(
             run, data, command="evaluate", label_column=label_column, id_column=id_column, group_column=group_column,

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from thresher.data.table import EMBEDDINGS, GROUP, LABEL, TEXT, Table
 from thresher.errors import DataError, InvalidParameterError, MissingColumnError
+from thresher._validation import check_labels
 from thresher.store.atomic import atomic_path
 
 __all__ = ["from_numpy", "from_pandas", "read_table", "write_table"]
@@ -49,6 +50,7 @@ def from_numpy(
         mats[EMBEDDINGS] = X
     if y is not None:
         cols[LABEL] = np.asarray(y)
+        check_labels(cols[LABEL], "from_numpy")
     if groups is not None:
         cols[GROUP] = np.asarray(groups)
     if text is not None:
@@ -131,6 +133,8 @@ def from_pandas(
         if col is not None:
             cols[role] = df[col].to_numpy()
             used.add(col)
+    if label_column is not None:
+        check_labels(cols[LABEL], "from_pandas", f" of column {label_column!r}")
     ids = None
     if id_column is not None:
         ids = df[id_column].to_numpy()
@@ -186,12 +190,37 @@ def read_table(
         text_column=text_column,
         embedding_columns=embedding_columns,
     )
+    try:
+        return _read(p, fmt, roles)
+    except DataError as exc:  # name the file in every data error (missing ids, labels...)
+        if str(p) in str(exc):
+            raise
+        raise type(exc)(f"in file {str(p)!r}: {exc}") from None
+
+
+def _read(p: Path, fmt: str, roles: dict[str, Any]) -> Table:
+    import pyarrow as pa
+
     if fmt == "npz":
-        with np.load(p, allow_pickle=False) as z:
+        try:
+            z = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"`path` must be a readable .npz file; {str(p)!r} is not: {exc}.") from None
+        with z:
             get = lambda k: z[k] if k in z.files else None  # noqa: E731
             return from_numpy(get("X"), get("y"), groups=get("groups"), ids=get("ids"))
     if fmt == "parquet":
-        at = pq.read_table(p)
+        try:
+            at = pq.read_table(p)
+        except (pa.ArrowInvalid, OSError) as exc:
+            reason = str(exc).split(": ", 1)[-1] if "Could not open" in str(exc) else str(exc)
+            raise DataError(
+                f"`path` must be a readable Parquet file; {str(p)!r} is empty, truncated or not Parquet ({reason})."
+            ) from None
+        if at.num_rows == 0:
+            from thresher.errors import EmptyTableError
+
+            raise EmptyTableError(f"file {str(p)!r} holds no rows; `path` must name a file with at least one row.")
         if at.schema.metadata and b"thresher.meta" in at.schema.metadata and all(v is None for v in roles.values()):
             return Table.from_arrow(at)
         df = at.to_pandas()
@@ -205,7 +234,14 @@ def read_table(
     else:
         import pandas as pd
 
-        df = pd.read_csv(p)
+        try:
+            df = pd.read_csv(p)
+        except pd.errors.EmptyDataError:
+            from thresher.errors import EmptyTableError
+
+            raise EmptyTableError(f"file {str(p)!r} is empty (no header, no rows); `path` must name a CSV file with rows.") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"`path` must be a well-formed CSV file; {str(p)!r} is not: {exc}.") from None
     if len(df) == 0:
         from thresher.errors import EmptyTableError
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from thresher._validation import check_finite
+from thresher._validation import check_finite, check_ids, check_labels, check_probs
 from thresher.errors import (
     DataError,
     DuplicateIdError,
@@ -54,6 +54,7 @@ def _as_ids(row_id: Any, n: int) -> np.ndarray:
     if ids.dtype.kind in "iu":
         ids = ids.astype(np.int64)
     elif ids.dtype.kind in "UO":
+        check_ids(ids, "Table")  # a None id must not become the string 'None'
         ids = np.asarray([str(x) for x in ids], dtype=object)
     else:
         raise DataError(f"`row_id` of Table must hold integers or strings; got dtype {ids.dtype}.")
@@ -114,6 +115,8 @@ class Table:
                 raise DataError(f"matrix {name!r} of Table must be 2-D (rows x features); got shape {arr.shape}.")
             if not np.issubdtype(arr.dtype, np.number):
                 raise DataError(f"matrix {name!r} of Table must be numeric; got dtype {arr.dtype}.")
+            if arr.shape[1] == 0:
+                raise DataError(f"matrix {name!r} of Table must have at least one column; got shape {arr.shape}.")
             if np.issubdtype(arr.dtype, np.floating):
                 check_finite(arr, name, "Table")
             mats[name] = arr
@@ -170,12 +173,20 @@ class Table:
 
     def require(self, names: Iterable[str], owner: str) -> None:
         """Raise :class:`MissingColumnError` if any of ``names`` is absent."""
+        names = list(names)
         missing = [n for n in names if not self.has(n)]
         if missing:
-            have = ", ".join(self._columns.keys() | self._matrices.keys()) or "nothing"
+            have = ", ".join(sorted(self._columns.keys() | self._matrices.keys())) or "nothing"
+            hints = [_HINTS[_ALIASES.get(m, m)] for m in missing if _ALIASES.get(m, m) in _HINTS]
             raise MissingColumnError(
                 f"{owner} needs {', '.join(repr(m) for m in missing)} in the table; the table has {have}."
+                + "".join(f" {h}" for h in hints)
             )
+        wanted = {_ALIASES.get(n, n) for n in names}
+        if LABEL in wanted:
+            check_labels(self._columns[LABEL], owner)
+        if PROBS in wanted:
+            check_probs(self._matrices[PROBS], owner, self._columns[LABEL] if LABEL in wanted else None)
 
     def column(self, name: str) -> np.ndarray:
         """Return the 1-D column ``name``."""
@@ -329,4 +340,10 @@ class Table:
 
 
 _ALIASES = {"labels": LABEL, "groups": GROUP, "features": EMBEDDINGS}
+_HINTS = {
+    PROBS: "Out-of-fold probabilities come from the `probs` signal: add [[signals]] name = \"probs\" to the "
+    "recipe (the pipeline and `thresher score` compute it when a scorer needs it), or attach a `probs` matrix.",
+    EMBEDDINGS: "Name the feature columns with `--embedding-columns` (or `embedding_columns` in [data]).",
+    LABEL: "Name the label column with `--label-column` (or `label_column` in [data]).",
+}
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from thresher._typing import Seed, as_generator, seed_int
-from thresher._validation import check_float, check_int, fail
+from thresher._validation import check_float, check_int, check_score_column, fail
 from thresher.data.table import Table
 from thresher.errors import InvalidParameterError
 
@@ -48,7 +48,7 @@ class Budget:
                 f"Budget takes exactly one of `n` or `fraction`; got n={self.n!r}, fraction={self.fraction!r}."
             )
         if self.n is not None:
-            check_int(self.n, "budget.n", "Budget", low=0)
+            check_int(self.n, "budget.n", "Budget", low=1)
         if self.fraction is not None:
             check_float(self.fraction, "budget.fraction", "Budget", low=0.0, high=1.0, low_open=True)
 
@@ -136,11 +136,17 @@ class BaseSelector:
             raise fail("budget", owner, "a Budget", budget)
         table.check_not_empty(owner)
         table.require(self.required_columns(), owner)
+        n_all = table.n_rows
+        table = self._check_scores(table, owner)
         order = canonical_order(table)
         t = table if order is None else table.take(order)
         if budget.cost is not None and not self.supports_cost:
             budget.resolve(t.n_rows, owner)  # raises the standard error
-        k = budget.resolve(t.n_rows, owner) if budget.cost is None else -1
+        k = budget.resolve(n_all, owner) if budget.cost is None else -1
+        if k > t.n_rows:
+            raise fail(
+                "budget", owner, f"at most the {t.n_rows} rows with a score (nan_policy='drop' left {n_all - t.n_rows} out)", k
+            )
         rng = as_generator(seed)
         out = self._select(t, k, rng, budget)
         pos, gains, weights = (out if isinstance(out, tuple) else (out, None, None))
@@ -158,6 +164,21 @@ class BaseSelector:
             weights=None if weights is None else np.asarray(weights, dtype=np.float64),
             params=self.get_params(),
         )
+
+    def _check_scores(self, table: Table, owner: str) -> Table:
+        """Reject NaN in the score columns read, unless the selector's ``nan_policy`` is ``"drop"``.
+
+        With ``"drop"``, rows with a NaN score are not candidates (a budget fraction is
+        still of all rows, so arms stay comparable with random at the same size); a
+        selector offers the policy as a ``nan_policy`` parameter.
+        """
+        policy = getattr(self, "nan_policy", "raise")
+        keep = np.ones(table.n_rows, dtype=bool)
+        for c in sorted(self.required_columns()):
+            if c.startswith("score."):
+                if c in table.column_names:
+                    keep &= ~np.isnan(check_score_column(table.column(c), c, owner, nan_policy=policy))
+        return table if keep.all() else table.take(keep)
 
     def required_columns(self) -> frozenset[str]:
         """Columns this instance needs (defaults to the class's ``requires``)."""

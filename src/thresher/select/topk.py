@@ -16,7 +16,7 @@ class TopK(BaseSelector):
     """Select the k rows with the largest (or smallest) values of a score column.
 
     Ties are broken by ``row_id`` (stable sort), so the result never depends on row order.
-    Rows whose score is NaN are never selected before rows with a value.
+    A NaN score is an error unless ``nan_policy="drop"``, which leaves those rows out.
 
     Parameters
     ----------
@@ -24,6 +24,9 @@ class TopK(BaseSelector):
         Column to rank by, e.g. ``"score.margin"``.
     largest
         Take the largest values (``True``) or the smallest.
+    nan_policy
+        ``"raise"``: a NaN in ``by`` is an error; ``"drop"``: rows with a NaN score are not
+        candidates (the budget is still a fraction of all rows).
 
     Examples
     --------
@@ -36,9 +39,10 @@ class TopK(BaseSelector):
     name = "topk"
     largest_default = True
 
-    def __init__(self, by: str = "score", largest: bool | None = None) -> None:
+    def __init__(self, by: str = "score", largest: bool | None = None, nan_policy: str = "raise") -> None:
         self.by = by
         self.largest = self.largest_default if largest is None else largest
+        self.nan_policy = nan_policy
 
     def required_columns(self) -> frozenset[str]:
         return frozenset({self.by})
