@@ -124,3 +124,15 @@ def test_figures_are_sharp_and_sized_in_css_pixels() -> None:
     page = render_html(Report("t", [Section("s", [f])]))
     assert f"width='{round(w / 1.5)}' height='{round(h / 1.5)}'" in page
     assert np.isclose(w / 1.5, 4 * 96, rtol=0.15)  # about the figure's size in inches at 96 CSS px per inch
+
+
+def test_set_metrics_print_an_approximation_error_beside_the_value(tmp_path: Path) -> None:
+    from thresher.metrics.base import MetricResult
+    from thresher.store.rundir import RunDir
+
+    rd = RunDir(tmp_path / "r")
+    rd.path.mkdir()
+    rd.write_metric("vendi/train", MetricResult("vendi", 33.6, {"q": 1.0}, {"approx_error": 0.48, "tolerance": 0.05}))
+    rd.write_metric("vendi_exact/train", MetricResult("vendi_exact", 65.0, {"q": 1.0}, {}))
+    rows = core_sections.build_metrics(rd).blocks[0].rows  # type: ignore[union-attr]
+    assert rows[0][2:] == ["33.6000 (approx., error 48.0%; above tolerance)", "65.0000"]

@@ -230,6 +230,12 @@ def build_metrics(run: RunDir) -> Section | None:
         metric, _, target = key.partition("/")
         v = m.get("value")
         cell = f"{v:.4f}" if isinstance(v, (int, float)) and np.isfinite(v) else "—"
+        err = (m.get("details") or {}).get("approx_error")
+        if cell != "—" and isinstance(err, (int, float)) and np.isfinite(err):
+            # an approximate route prints its measured error beside the value (and a mark when it missed)
+            tol = (m.get("details") or {}).get("tolerance")
+            missed = isinstance(tol, (int, float)) and err > tol
+            cell += f" (approx., error {100 * err:.1f}%{'; above tolerance' if missed else ''})"
         values.setdefault(_target(target or "train"), {})[metric] = cell
         params[metric] = ", ".join(f"{k}={v}" for k, v in sorted(m.get("params", {}).items()) if v is not None)
     names = sorted(params)
