@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 _ROUTES = ("auto", "exact", "covariance", "streaming", "nystrom", "rff")
-_EXACT_MAX_N = 5000  # `auto` takes the exact route for non-linear kernels up to here
+_EXACT_MAX_N = 10_000  # `auto` takes the exact route for non-linear kernels up to here (about 3 n^2 floats: 2.4 GB)
 _EXACT_HARD_MAX_N = 20_000
 _GRAM_BLOCK = 4096  # rows per block of the covariance Gram
 TOLERANCE = 0.05  # default relative error an approximate route must meet on its check
@@ -168,7 +168,7 @@ def vendi(
     route
         ``"exact"``, ``"covariance"``, ``"streaming"``, ``"nystrom"``, ``"rff"`` or
         ``"auto"``: covariance for linear/cosine kernels; for other kernels exact up to
-        5,000 rows, else Nystrom with ``rank``, ``2 rank``, ``4 rank`` landmarks, the first
+        10,000 rows, else Nystrom with ``rank``, ``2 rank``, ``4 rank`` landmarks, the first
         that meets ``tolerance`` on the check.
     gamma
         RBF bandwidth in ``exp(-gamma |x - y|^2)``; default 1/d.
@@ -211,7 +211,7 @@ def vendi(
     check_int(shard_size, "shard_size", owner, low=1)
     if gamma is not None and not float(gamma) > 0:
         raise fail("gamma", owner, "a positive number or None", gamma)
-    adaptive = route == "auto"  # only reaches the approximate branch for a non-linear kernel beyond 5,000 rows
+    adaptive = route == "auto"  # only reaches the approximate branch for a non-linear kernel beyond 10,000 rows
     route = _resolve_route(route, kernel, n)
     warn_if_unscaled(X, "vendi")
     rng = as_generator(seed)
