@@ -13,10 +13,15 @@ Steps (each prints a line of JSON):
 * ``ivf``: faiss IVF kNN graph (k = 10) with recall@10 against exact search on a query
   sample;
 * ``semdedup``: SemDeDup on rows with planted near-duplicates (precision/recall of the
-  removed set) next to the exact-kNN ``near_duplicate`` scorer on a subsample.
+  removed set) next to the exact-kNN ``near_duplicate`` scorer on a subsample;
+* ``fl``: 1% facility location by partitioned GreeDi and by one-pass Sieve-Streaming++
+  over the stored IVF graph, at each of ``--fl-rows``; at the first size (1M by default)
+  single-machine lazy greedy on the same graph (the in-memory selector's objective, which
+  the sieve maximises too) gives the objective ratios.
 
     python benchmarks/bench_scale.py --quick
     python benchmarks/bench_scale.py --rows 1000000,3000000,10000000 --files 100
+    python benchmarks/bench_scale.py --steps fl --fl-rows 1000000,10000000
 """
 
 from __future__ import annotations
@@ -160,6 +165,97 @@ def step_semdedup(root: str, out: str, n_exact: int) -> dict:
     return out_d
 
 
+def step_graph(root: str, gdir: str) -> dict:
+    """The IVF kNN graph (k = 10) of ``root`` under ``gdir`` (resumable: stored partitions are kept)."""
+    from thresher.data.dataset import open_dataset
+    from thresher.stream.ann import build_ivf, knn_graph
+
+    ds = open_dataset(root, embedding_columns="emb")
+    t0 = time.perf_counter()
+    index = build_ivf(ds, quantizer="sq8", n_probe=8, n_train=min(200_000, ds.n_rows))
+    s = knn_graph(ds, index, gdir, k=10, n_recall_queries=10_000)
+    return {"rows": ds.n_rows, "n_lists": index.n_lists, "seconds": time.perf_counter() - t0,
+            "recall_at_10": s["recall_at_k"], "computed_partitions": s["n_computed"], "peak_rss_mib": _peak_mib()}
+
+
+def _bandwidth(gdir: str) -> float:
+    import pyarrow.parquet as pq
+
+    from thresher.stream.partitions import PartitionStore
+
+    st = PartitionStore(gdir, "knn")
+    d = pq.read_table(st.part_path(st.done_indices()[0]), columns=["distances"]).column(0).combine_chunks()
+    d = d.flatten().to_numpy()
+    return float(np.median(d[d > 0]))
+
+
+def step_sieve(gdir: str, fraction: str, save: str) -> dict:
+    from thresher.select.base import Budget
+    from thresher.stream.sieve import stream_facility_location
+
+    t0 = time.perf_counter()
+    sel, r = stream_facility_location(gdir, Budget(fraction=float(fraction)), bandwidth=_bandwidth(gdir))
+    np.save(save, sel.row_ids)
+    return {"picked": len(sel), "seconds": time.perf_counter() - t0, "value": r.value,
+            "sieves_max": r.n_sieves_max, "sieves_end": r.n_sieves_end, "peak_rss_mib": _peak_mib()}
+
+
+def step_greedi(root: str, gdir: str, fraction: str, save: str) -> dict:
+    from thresher.data.dataset import open_dataset
+    from thresher.select.base import Budget
+    from thresher.select.submodular import FacilityLocation
+    from thresher.stream.partitioned import partitioned_select
+
+    ds = open_dataset(root, embedding_columns="emb")
+    sel = FacilityLocation(n_neighbors=10, bandwidth=_bandwidth(gdir), backend="faiss")
+    t0 = time.perf_counter()
+    r = partitioned_select(ds, sel, Budget(fraction=float(fraction)), executor="threads", seed=0)
+    np.save(save, r.selection.row_ids)
+    return {"picked": len(r.selection), "union": r.union_size, "seconds": time.perf_counter() - t0,
+            "peak_rss_mib": _peak_mib()}
+
+
+def _dense_value(X: np.ndarray, picks: np.ndarray, bw: float) -> float:
+    """``sum_i exp(-d(i, S)^2 / (2 bw^2))``: facility location with every pair's similarity (no graph)."""
+    import faiss
+
+    d2, _ = faiss.knn(X, np.ascontiguousarray(X[picks]), 1)
+    return float(np.exp(-np.maximum(d2[:, 0].astype(np.float64), 0.0) / (2 * bw * bw)).sum())
+
+
+def step_fl_ratio(root: str, gdir: str, fraction: str, sieve_ids: str, greedi_ids: str) -> dict:
+    """Lazy greedy on the whole graph in memory; each selection's value on the graph and on all pairs."""
+    from thresher.data.dataset import open_dataset
+
+    from thresher.select.objectives import FacilityLocationObjective
+    from thresher.select.optimizers import lazy_greedy
+    from thresher.stream.ann import read_knn_graph
+
+    g = read_knn_graph(gdir)
+    W = g.similarity("gaussian", _bandwidth(gdir))
+    n = g.n_rows
+    k = int(round(float(fraction) * n))
+    pos = {name: np.searchsorted(g.row_ids, np.load(f), sorter=np.argsort(g.row_ids))
+           for name, f in (("sieve", sieve_ids), ("greedi", greedi_ids))}
+    order = np.argsort(g.row_ids)
+    pos = {name: order[p] for name, p in pos.items()}
+    pos["random"] = np.random.default_rng(0).choice(n, size=k, replace=False)
+    obj = FacilityLocationObjective(W.tocsr())
+    t0 = time.perf_counter()
+    greedy = lazy_greedy(obj, k).positions
+    ref = obj.value(greedy)
+    out: dict = {"rows": n, "k": k, "lazy_greedy_seconds": time.perf_counter() - t0, "lazy_greedy_value": ref,
+                 "ratio_to_lazy_greedy": {name: obj.value(p) / ref for name, p in pos.items()}}
+    t = open_dataset(root, embedding_columns="emb").to_table()
+    X = np.ascontiguousarray(t.embeddings[np.argsort(t.row_id)][np.searchsorted(np.sort(t.row_id), g.row_ids)],
+                             dtype=np.float32)
+    bw = _bandwidth(gdir)
+    dense_ref = _dense_value(X, greedy, bw)
+    out["all_pairs_ratio_to_lazy_greedy"] = {name: _dense_value(X, p, bw) / dense_ref for name, p in pos.items()}
+    out["peak_rss_mib"] = _peak_mib()
+    return out
+
+
 def _child(step: str, *args: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
     code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_scale as b; " \
@@ -180,10 +276,13 @@ def main() -> None:
     ap.add_argument("--ivf-rows", type=int, default=1_000_000)
     ap.add_argument("--semdedup-rows", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=10_000)
+    ap.add_argument("--fl-rows", default="1000000,10000000")
+    ap.add_argument("--fl-fraction", type=float, default=0.01)
     ap.add_argument("--quick", action="store_true", help="100k rows, 10 files: under 2 minutes")
     a = ap.parse_args()
     if a.quick:
         a.rows, a.files, a.ivf_rows, a.semdedup_rows, a.queries = "100000", 10, 100_000, 100_000, 1000
+        a.fl_rows = "100000"
     work = Path(a.work)
     steps = a.steps.split(",")
     print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count()}))
@@ -208,6 +307,17 @@ def main() -> None:
         root = work / f"data-{a.ivf_rows}"
         write_data(root, a.ivf_rows, a.files)
         print(json.dumps({"step": "ivf", **_child("ivf", str(root), tempfile.mkdtemp(dir=work), str(a.queries))}), flush=True)
+    if "fl" in steps:
+        for i, n in enumerate(int(float(x)) for x in a.fl_rows.split(",")):
+            root, gdir = work / f"data-{n}", str(work / f"graph-{n}")
+            write_data(root, n, a.files)
+            print(json.dumps({"step": "graph", **_child("graph", str(root), gdir)}), flush=True)
+            fr = str(a.fl_fraction)
+            s_ids, g_ids = str(work / f"sieve-{n}.npy"), str(work / f"greedi-{n}.npy")
+            print(json.dumps({"step": "sieve", "rows": n, **_child("sieve", gdir, fr, s_ids)}), flush=True)
+            print(json.dumps({"step": "greedi", "rows": n, **_child("greedi", str(root), gdir, fr, g_ids)}), flush=True)
+            if i == 0:
+                print(json.dumps({"step": "fl_ratio", **_child("fl_ratio", str(root), gdir, fr, s_ids, g_ids)}), flush=True)
     if "semdedup" in steps:
         root = work / f"dup-{a.semdedup_rows}"
         write_data(root, a.semdedup_rows, a.files, seed=1, dup_frac=0.05)

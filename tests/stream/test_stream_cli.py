@@ -52,3 +52,11 @@ def test_stream_knn_command(tmp_path: Path) -> None:
                             "--embedding-columns", "emb", "--n-probe", "64"])
     assert r.exit_code == 0, r.output
     assert "recall@3 1.000" in r.output
+    r = runner.invoke(app, ["stream", "sieve", str(tmp_path / "o"), "-o", str(tmp_path / "s"), "--n", "5"])
+    assert r.exit_code == 0, r.output
+    from thresher.stream.sieve import stream_facility_location
+    from thresher.select.base import Budget
+
+    sel, _ = stream_facility_location(tmp_path / "o", Budget(n=5))
+    got = pq.read_table(tmp_path / "s" / "selection.parquet").column("row_id").to_pylist()
+    assert got == sel.row_ids.tolist() and len(got) == 5

@@ -4,6 +4,7 @@
     thresher stream knn data/ -o out --embedding-columns emb --k 10
     thresher stream dedup data/ -o out --embedding-columns emb --eps 0.05
     thresher stream select data/ -o out -S facility_location --fraction 0.01 --embedding-columns emb
+    thresher stream sieve out -o picks --fraction 0.01     # one pass over the graph of `stream knn`
 
 Every command writes partitioned outputs with completion markers under ``OUT`` and
 skips what is already done, so a killed command resumes and a re-run is a no-op.
@@ -162,6 +163,39 @@ def select_cmd(
                                         "source": str(source)})
     console.print(f"{len(r.selection)} rows selected from {ds.n_rows} (union of round one: {r.union_size}) -> "
                   f"{out / 'selection.parquet'}")
+
+
+@app.command("sieve")
+def sieve_cmd(
+    graph: Path = typer.Argument(..., help="The output directory of `thresher stream knn` (holds knn/)."),
+    out: Path = OutOpt,
+    fraction: Optional[float] = typer.Option(None, "--fraction", metavar="F", help="Keep fraction (or give --n)."),
+    n: Optional[int] = typer.Option(None, "--n", metavar="N", help="Rows to keep."),
+    kernel: str = typer.Option("gaussian", "--kernel", help="gaussian, or cosine for a cosine graph."),
+    bandwidth: Optional[float] = typer.Option(None, "--bandwidth", help="Gaussian bandwidth (default: median "
+                                              "neighbour distance of the first partition)."),
+    metric: str = typer.Option("euclidean", "--metric", help="The graph's metric: euclidean or cosine."),
+    epsilon: float = typer.Option(0.1, "--epsilon", help="Threshold grid: (1/2 - epsilon) of the optimum."),
+) -> None:
+    """One-pass facility location over a stored kNN graph (Sieve-Streaming++); writes OUT/selection.parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from thresher.cli import console
+    from thresher.select.base import Budget
+    from thresher.store.atomic import atomic_path, write_json
+    from thresher.stream.sieve import stream_facility_location
+
+    sel, r = stream_facility_location(graph, Budget(n=n, fraction=fraction), kernel=kernel, bandwidth=bandwidth,
+                                      metric=metric, epsilon=epsilon)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "selection.parquet") as tmp:
+        pq.write_table(pa.Table.from_pandas(sel.to_pandas(), preserve_index=False), tmp)
+    write_json(out / "selection.json", {"method": "sieve-streaming++", "graph": str(graph), "value": r.value,
+                                        "tau": r.tau, "rows_seen": r.n_seen, "sieves_max": r.n_sieves_max,
+                                        **{k: v for k, v in sel.params.items() if k != "value"}})
+    console.print(f"{len(sel)} rows selected in one pass over {r.n_seen} rows (objective {r.value:.6g}, "
+                  f"{r.n_sieves_max} sieves at most) -> {out / 'selection.parquet'}")
 
 
 def register(root: typer.Typer) -> None:

@@ -38,6 +38,28 @@ squared neighbour distance of the graph (the sparse counterpart of apricot's Euc
 similarity ``max(d^2) - d^2``)."""
 
 
+def kernel_values(d: np.ndarray, kernel: str, bandwidth: float | None, metric: str,
+                  owner: str) -> tuple[np.ndarray, float]:
+    """Return the similarities of neighbour distances ``d`` and the self-similarity (distance 0).
+
+    ``"gaussian"``: ``exp(-d^2 / (2 bandwidth^2))``; ``"cosine"`` (cosine graphs only):
+    ``max(1 - d, 0)``. (``"sqdist"`` needs the graph's largest distance and is done by
+    :meth:`KNNGraph.similarity`.)
+
+    Examples
+    --------
+    >>> kernel_values(np.array([0.0, 1.0]), "gaussian", 1.0, "euclidean", "f")[0].round(4).tolist()
+    [1.0, 0.6065]
+    """
+    if kernel == "gaussian":
+        bw = check_float(bandwidth, "bandwidth", owner, low=0.0, low_open=True)
+        return np.exp(-(d**2) / (2.0 * bw**2)), 1.0
+    if kernel == "cosine" and metric == "cosine":
+        return np.maximum(1.0 - d, 0.0), 1.0
+    expected = "'gaussian' or 'cosine'" if metric == "cosine" else "'gaussian' or 'sqdist' for a Euclidean graph"
+    raise fail("kernel", owner, expected, kernel)
+
+
 @dataclass(frozen=True)
 class KNNGraph:
     """Each row's ``k`` nearest neighbours (positions into the same rows), nearest first.
@@ -91,18 +113,13 @@ class KNNGraph:
         check_choice(kernel, "kernel", owner, KERNELS)
         n, k = self.indices.shape
         d = self.distances
-        if kernel == "gaussian":
-            bw = self.default_bandwidth() if bandwidth is None else check_float(
-                bandwidth, "bandwidth", owner, low=0.0, low_open=True
-            )
-            vals, self_val = np.exp(-(d**2) / (2.0 * bw**2)), 1.0
-        elif kernel == "cosine":
-            if self.metric != "cosine":
-                raise fail("kernel", owner, "'gaussian' or 'sqdist' for a Euclidean graph", kernel)
-            vals, self_val = np.maximum(1.0 - d, 0.0), 1.0
-        else:
+        if kernel == "gaussian" and bandwidth is None:
+            bandwidth = self.default_bandwidth()
+        if kernel == "sqdist":
             top = float(np.max(d**2)) if d.size else 0.0
             vals, self_val = top - d**2, top
+        else:
+            vals, self_val = kernel_values(d, kernel, bandwidth, self.metric, owner)
         data = np.concatenate([np.full((n, 1), self_val), vals], axis=1).ravel()
         cols = np.concatenate([np.arange(n)[:, None], self.indices], axis=1).ravel()
         indptr = np.arange(0, n * (k + 1) + 1, k + 1, dtype=np.int64)
