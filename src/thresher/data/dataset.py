@@ -130,7 +130,7 @@ class FileDataset:
         roles = self.roles()
         if cols is not None:  # roles of columns not read are dropped for this read
             roles = {k: v for k, v in roles.items() if k == "embedding_columns" or v is None or v in cols}
-            if EMBEDDINGS not in columns:
+            if EMBEDDINGS not in (columns or ()):
                 roles["embedding_columns"] = None
         offset = 0
         if partition.format == "parquet":
@@ -320,7 +320,7 @@ def _list_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         files = [Path(s) for s in source]
         root = os.path.commonpath([str(f.parent.resolve()) for f in files]) if files else "."
     else:
-        p = Path(source)
+        p = Path(source)  # type: ignore[arg-type]  # a str or PathLike here: sequences were handled above
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _FORMATS and not f.name.startswith((".", "_")))
             root = str(p.resolve())
@@ -386,5 +386,6 @@ def open_dataset(
         parts.append(Partition(i, str(f), rel, int(n), fmt, st.st_size, st.st_mtime_ns))
     if id_column is not None and id_column not in names:
         raise MissingColumnError(f"`id_column` of open_dataset must name a column; got {id_column!r}; columns are {list(names)}.")
-    emb = tuple(embedding_columns) if isinstance(embedding_columns, (list, tuple)) else embedding_columns
+    emb: tuple[str, ...] | str | None = (tuple(embedding_columns) if isinstance(embedding_columns, (list, tuple))
+                                         else embedding_columns)  # type: ignore[assignment]
     return FileDataset(root, tuple(parts), id_column, label_column, group_column, text_column, emb, names)

@@ -125,15 +125,15 @@ def partitioned_select(
     shards = [Shard(p.index, p.index, p.index + 1, seeds[p.index]) for p in dataset.partitions]
     cols = list(columns)
 
-    weighted = isinstance(selector, FacilityLocation) and selector.by is None
+    fl = selector if isinstance(selector, FacilityLocation) and selector.by is None else None  # weighted round two
 
     def round_one(shard: Shard) -> Table:
         p = dataset.partitions[shard.start]
         t = dataset.read_partition(p, columns=cols)  # the worker reads its own partition
         sel = selector.select(t, Budget(n=local[shard.start]), seed=shard.rng())
         picked = t.subset(sel.row_ids)
-        if weighted:
-            picked = picked.with_column(_WEIGHT, _coverage_counts(t.embeddings, picked.embeddings, selector.metric))
+        if fl is not None:
+            picked = picked.with_column(_WEIGHT, _coverage_counts(t.embeddings, picked.embeddings, fl.metric))
         return picked
 
     ex = get_executor(executor)
@@ -142,8 +142,8 @@ def partitioned_select(
     if union.n_rows < k:
         raise InvalidParameterError(f"round one of {owner} picked {union.n_rows} rows, fewer than the budget {k}; "
                                     "raise `oversample`.")
-    if weighted:
-        final = _weighted_facility_location(selector, union, k)
+    if fl is not None:
+        final = _weighted_facility_location(fl, union, k)
     else:
         final = selector.select(union, Budget(n=k), seed=np.random.default_rng(seeds[-1]))
     sel = Selection(final.row_ids, final.selector, budget, seed, gains=final.gains, weights=final.weights,

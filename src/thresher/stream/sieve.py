@@ -239,7 +239,9 @@ def transpose_graph(graph_out: str | Path, *, max_entries: int = 25_000_000, bat
     k = int(src.read([parts[0]], columns=["neighbors"]).schema.field("neighbors").type.list_size)
     key = work_key("transpose", [src.marker(p) for p in parts])
     todo = [j for j, p in enumerate(parts) if not dst.is_done(p, key)]
-    groups, cur, size = [], [], 0
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    size = 0
     for j in todo:
         if cur and size + rows[j] * k > max_entries:
             groups.append(cur)
