@@ -311,7 +311,11 @@ def main() -> None:
         for i, n in enumerate(int(float(x)) for x in a.fl_rows.split(",")):
             root, gdir = work / f"data-{n}", str(work / f"graph-{n}")
             write_data(root, n, a.files)
-            print(json.dumps({"step": "graph", **_child("graph", str(root), gdir)}), flush=True)
+            done = Path(gdir) / "knn" / "_done"
+            if done.exists() and len(list(done.glob("part-*.json"))) == a.files:
+                print(json.dumps({"step": "graph", "rows": n, "cached": gdir}), flush=True)  # the ivf step measures it
+            else:
+                print(json.dumps({"step": "graph", **_child("graph", str(root), gdir)}), flush=True)
             fr = str(a.fl_fraction)
             s_ids, g_ids = str(work / f"sieve-{n}.npy"), str(work / f"greedi-{n}.npy")
             print(json.dumps({"step": "sieve", "rows": n, **_child("sieve", gdir, fr, s_ids)}), flush=True)
