@@ -63,7 +63,8 @@ def _weighted_facility_location(selector: FacilityLocation, union: Table, k: int
     from thresher.select.objectives import FacilityLocationObjective
     from thresher.select.optimizers import lazy_greedy
 
-    g = build_graph(union.embeddings, selector.n_neighbors, metric=selector.metric, row_ids=union.row_id)
+    g = build_graph(union.embeddings, selector.n_neighbors, metric=selector.metric, row_ids=union.row_id,
+                    backend=selector.backend)  # the selector's kNN backend, as in round one
     W = sp.diags(union.column(_WEIGHT)) @ g.similarity(selector.kernel, selector.bandwidth)
     res = lazy_greedy(FacilityLocationObjective(W.tocsr()), k)
     return Selection(union.row_id[res.positions], selector.name, Budget(n=k), None, gains=res.gains,
