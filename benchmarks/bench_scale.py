@@ -179,14 +179,9 @@ def step_graph(root: str, gdir: str) -> dict:
 
 
 def _bandwidth(gdir: str) -> float:
-    import pyarrow.parquet as pq
+    from thresher.stream.sieve import first_part_bandwidth
 
-    from thresher.stream.partitions import PartitionStore
-
-    st = PartitionStore(gdir, "knn")
-    d = pq.read_table(st.part_path(st.done_indices()[0]), columns=["distances"]).column(0).combine_chunks()
-    d = d.flatten().to_numpy()
-    return float(np.median(d[d > 0]))
+    return first_part_bandwidth(gdir)
 
 
 def step_sieve(gdir: str, fraction: str, save: str) -> dict:

@@ -71,6 +71,14 @@ def _textbook(indptr, cover_flat, sims_flat, n, k, eps):
     return best
 
 
+def _write_blob_files(d: Path, n_files: int, rows: int, dim: int, seed: int) -> None:
+    d.mkdir()
+    for i in range(n_files):
+        Xi = _blobs(rows, d=dim, seed=seed + i).astype(np.float32)
+        pq.write_table(pa.table({"emb": pa.FixedSizeListArray.from_arrays(pa.array(Xi.reshape(-1)), dim)}),
+                       d / f"p{i}.parquet")
+
+
 def _blobs(n, d=4, seed=0):
     rng = np.random.default_rng(seed)
     centers = rng.normal(scale=4.0, size=(6, d))
@@ -122,11 +130,7 @@ def test_stored_graph_stream_equals_in_memory_stream(tmp_path: Path) -> None:
     from thresher.stream.ann import build_ivf, knn_graph, read_knn_graph
     from thresher.stream.sieve import stream_facility_location
 
-    (tmp_path / "d").mkdir()
-    for i in range(4):
-        Xi = _blobs(250, d=8, seed=10 + i).astype(np.float32)
-        pq.write_table(pa.table({"emb": pa.FixedSizeListArray.from_arrays(pa.array(Xi.reshape(-1)), 8)}),
-                       tmp_path / "d" / f"p{i}.parquet")
+    _write_blob_files(tmp_path / "d", 4, 250, 8, 10)
     ds = open_dataset(tmp_path / "d", embedding_columns="emb")
     knn_graph(ds, build_ivf(ds, n_lists=8, n_probe=8, n_train=1000), tmp_path / "g", k=6, n_recall_queries=50)
     sel, r = stream_facility_location(tmp_path / "g", Budget(fraction=0.02), bandwidth=1.5, batch_size=100)
@@ -146,11 +150,7 @@ def test_transpose_in_several_passes_equals_one(tmp_path: Path) -> None:
     from thresher.stream.partitions import PartitionStore
     from thresher.stream.sieve import transpose_graph
 
-    (tmp_path / "d").mkdir()
-    for i in range(3):
-        Xi = _blobs(120, d=4, seed=20 + i).astype(np.float32)
-        pq.write_table(pa.table({"emb": pa.FixedSizeListArray.from_arrays(pa.array(Xi.reshape(-1)), 4)}),
-                       tmp_path / "d" / f"p{i}.parquet")
+    _write_blob_files(tmp_path / "d", 3, 120, 4, 20)
     ds = open_dataset(tmp_path / "d", embedding_columns="emb")
     index = build_ivf(ds, n_lists=4, n_probe=4, n_train=360)
     for name in ("a", "b"):

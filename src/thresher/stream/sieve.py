@@ -50,7 +50,7 @@ from thresher.select.base import Budget, Selection
 from thresher.select.graph import kernel_values
 from thresher.stream.partitions import PartitionStore, work_key
 
-__all__ = ["SieveResult", "fixed_width", "sieve_stream", "stream_facility_location", "transpose_graph"]
+__all__ = ["SieveResult", "first_part_bandwidth", "fixed_width", "sieve_stream", "stream_facility_location", "transpose_graph"]
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # positions, indptr, covered positions, similarities
 
@@ -300,6 +300,16 @@ def _reverse_batches(graph_out: str | Path, to_pos: _Ids, kernel: str, bandwidth
             yield here, indptr, cover, sims
 
 
+def first_part_bandwidth(graph_out: str | Path) -> float:
+    """Return the median positive neighbour distance of the first stored graph part (1.0 if none)."""
+    import pyarrow.parquet as pq
+
+    store = PartitionStore(graph_out, "knn")
+    d = pq.read_table(store.part_path(store.done_indices()[0]), columns=["distances"]).column(0)
+    d = d.combine_chunks().flatten().to_numpy()
+    return float(np.median(d[d > 0])) if (d > 0).any() else 1.0
+
+
 def stream_facility_location(graph_out: str | Path, budget: Budget, *, kernel: str = "gaussian",
                              bandwidth: float | None = None, metric: str = "euclidean", epsilon: float = 0.1,
                              batch_size: int = 65_536, max_entries: int = 25_000_000) -> tuple[Selection, SieveResult]:
@@ -319,11 +329,7 @@ def stream_facility_location(graph_out: str | Path, budget: Budget, *, kernel: s
     n = len(ids)
     k = budget.resolve(n, owner)
     if kernel == "gaussian" and bandwidth is None:
-        import pyarrow.parquet as pq
-
-        d = pq.read_table(store.part_path(store.done_indices()[0]), columns=["distances"]).column(0)
-        d = d.combine_chunks().flatten().to_numpy()
-        bandwidth = float(np.median(d[d > 0])) if (d > 0).any() else 1.0
+        bandwidth = first_part_bandwidth(graph_out)
     transpose_graph(graph_out, max_entries=max_entries, batch_size=batch_size)
     res = sieve_stream(_reverse_batches(graph_out, _Ids(ids), kernel, bandwidth, metric, batch_size), n, k,
                        epsilon=epsilon)
