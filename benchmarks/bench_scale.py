@@ -179,7 +179,7 @@ def step_graph(root: str, gdir: str) -> dict:
 
 
 def _bandwidth(gdir: str) -> float:
-    from thresher.stream.sieve import first_part_bandwidth
+    from thresher.stream.reverse_graph import first_part_bandwidth
 
     return first_part_bandwidth(gdir)
 

@@ -71,7 +71,7 @@ def _textbook(indptr, cover_flat, sims_flat, n, k, eps):
     return best
 
 
-def _write_blob_files(d: Path, n_files: int, rows: int, dim: int, seed: int) -> None:
+def write_blob_files(d: Path, n_files: int, rows: int, dim: int, seed: int) -> None:
     d.mkdir()
     for i in range(n_files):
         Xi = _blobs(rows, d=dim, seed=seed + i).astype(np.float32)
@@ -130,7 +130,7 @@ def test_stored_graph_stream_equals_in_memory_stream(tmp_path: Path) -> None:
     from thresher.stream.ann import build_ivf, knn_graph, read_knn_graph
     from thresher.stream.sieve import stream_facility_location
 
-    _write_blob_files(tmp_path / "d", 4, 250, 8, 10)
+    write_blob_files(tmp_path / "d", 4, 250, 8, 10)
     ds = open_dataset(tmp_path / "d", embedding_columns="emb")
     knn_graph(ds, build_ivf(ds, n_lists=8, n_probe=8, n_train=1000), tmp_path / "g", k=6, n_recall_queries=50)
     sel, r = stream_facility_location(tmp_path / "g", Budget(fraction=0.02), bandwidth=1.5, batch_size=100)
@@ -148,9 +148,9 @@ def test_transpose_in_several_passes_equals_one(tmp_path: Path) -> None:
     from thresher.data.dataset import open_dataset
     from thresher.stream.ann import build_ivf, knn_graph
     from thresher.stream.partitions import PartitionStore
-    from thresher.stream.sieve import transpose_graph
+    from thresher.stream.reverse_graph import transpose_graph
 
-    _write_blob_files(tmp_path / "d", 3, 120, 4, 20)
+    write_blob_files(tmp_path / "d", 3, 120, 4, 20)
     ds = open_dataset(tmp_path / "d", embedding_columns="emb")
     index = build_ivf(ds, n_lists=4, n_probe=4, n_train=360)
     for name in ("a", "b"):

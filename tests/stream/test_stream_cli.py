@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,12 @@ def test_stream_knn_command(tmp_path: Path) -> None:
     sel, _ = stream_facility_location(tmp_path / "o", Budget(n=5))
     got = pq.read_table(tmp_path / "s" / "selection.parquet").column("row_id").to_pylist()
     assert got == sel.row_ids.tolist() and len(got) == 5
+    r = runner.invoke(app, ["stream", "greedi", str(tmp_path / "o"), "-o", str(tmp_path / "gr"), "--n", "5",
+                            "--local-budget", "k"])
+    assert r.exit_code == 0, r.output
+    from thresher.stream.graph_greedi import graph_greedi
+
+    gsel, _ = graph_greedi(tmp_path / "o", Budget(n=5), local_budget="k")
+    got = pq.read_table(tmp_path / "gr" / "selection.parquet").column("row_id").to_pylist()
+    assert got == gsel.row_ids.tolist() and len(got) == 5
+    assert json.loads((tmp_path / "gr" / "selection.json").read_text())["union_size"] >= 5

@@ -5,6 +5,7 @@
     thresher stream dedup data/ -o out --embedding-columns emb --eps 0.05
     thresher stream select data/ -o out -S facility_location --fraction 0.01 --embedding-columns emb
     thresher stream sieve out -o picks --fraction 0.01     # one pass over the graph of `stream knn`
+    thresher stream greedi out -o picks --fraction 0.01    # two rounds of greedy on that graph
 
 Every command writes partitioned outputs with completion markers under ``OUT`` and
 skips what is already done, so a killed command resumes and a re-run is a no-op.
@@ -142,60 +143,93 @@ def select_cmd(
     seed: int = SeedOpt,
 ) -> None:
     """Two-round selection over partitions (GreeDi); writes OUT/selection.parquet."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from thresher._registry import SELECTORS
     from thresher.cli import console
     from thresher.pipeline import Component, build
     from thresher.select.base import Budget
-    from thresher.store.atomic import atomic_path, write_json
     from thresher.stream.partitioned import partitioned_select
 
     ds = _open(source, id_column, embedding_columns=embedding_columns)
     sel = build(SELECTORS, Component(selector, _params(param, SELECTORS, [selector], "stream select")[selector]))
     r = partitioned_select(ds, sel, Budget(n=n, fraction=fraction), executor=executor, seed=seed)
+    path = _write_selection(out, r.selection, {"selector": selector, "union_size": r.union_size,
+                                               "local_budget": r.local_budget, "local_budgets": list(r.local_budgets),
+                                               "seed": seed, "source": str(source)})
+    console.print(f"{len(r.selection)} rows selected from {ds.n_rows} (union of round one: {r.union_size}) -> {path}")
+
+
+def _write_selection(out: Path, selection: Any, info: dict[str, Any]) -> Path:
+    """Write ``OUT/selection.parquet`` and ``OUT/selection.json`` atomically; return the Parquet path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from thresher.store.atomic import atomic_path, write_json
+
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "selection.parquet") as tmp:
-        pq.write_table(pa.Table.from_pandas(r.selection.to_pandas(), preserve_index=False), tmp)
-    write_json(out / "selection.json", {"selector": selector, "union_size": r.union_size, "local_budget": r.local_budget,
-                                        "local_budgets": list(r.local_budgets), "seed": seed,
-                                        "source": str(source)})
-    console.print(f"{len(r.selection)} rows selected from {ds.n_rows} (union of round one: {r.union_size}) -> "
-                  f"{out / 'selection.parquet'}")
+        pq.write_table(pa.Table.from_pandas(selection.to_pandas(), preserve_index=False), tmp)
+    write_json(out / "selection.json", info)
+    return out / "selection.parquet"
+
+
+GraphArg = typer.Argument(..., help="The output directory of `thresher stream knn` (holds knn/).")
+FractionOpt = typer.Option(None, "--fraction", metavar="F", help="Keep fraction (or give --n).")
+NOpt = typer.Option(None, "--n", metavar="N", help="Rows to keep.")
+KernelOpt = typer.Option("gaussian", "--kernel", help="gaussian, or cosine for a cosine graph.")
+BandwidthOpt = typer.Option(None, "--bandwidth", help="Gaussian bandwidth (default: median neighbour distance "
+                            "of the first partition).")
+MetricOpt = typer.Option("euclidean", "--metric", help="The graph's metric: euclidean or cosine.")
 
 
 @app.command("sieve")
 def sieve_cmd(
-    graph: Path = typer.Argument(..., help="The output directory of `thresher stream knn` (holds knn/)."),
+    graph: Path = GraphArg,
     out: Path = OutOpt,
-    fraction: Optional[float] = typer.Option(None, "--fraction", metavar="F", help="Keep fraction (or give --n)."),
-    n: Optional[int] = typer.Option(None, "--n", metavar="N", help="Rows to keep."),
-    kernel: str = typer.Option("gaussian", "--kernel", help="gaussian, or cosine for a cosine graph."),
-    bandwidth: Optional[float] = typer.Option(None, "--bandwidth", help="Gaussian bandwidth (default: median "
-                                              "neighbour distance of the first partition)."),
-    metric: str = typer.Option("euclidean", "--metric", help="The graph's metric: euclidean or cosine."),
+    fraction: Optional[float] = FractionOpt,
+    n: Optional[int] = NOpt,
+    kernel: str = KernelOpt,
+    bandwidth: Optional[float] = BandwidthOpt,
+    metric: str = MetricOpt,
     epsilon: float = typer.Option(0.1, "--epsilon", help="Threshold grid: (1/2 - epsilon) of the optimum."),
 ) -> None:
     """One-pass facility location over a stored kNN graph (Sieve-Streaming++); writes OUT/selection.parquet."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from thresher.cli import console
     from thresher.select.base import Budget
-    from thresher.store.atomic import atomic_path, write_json
     from thresher.stream.sieve import stream_facility_location
 
     sel, r = stream_facility_location(graph, Budget(n=n, fraction=fraction), kernel=kernel, bandwidth=bandwidth,
                                       metric=metric, epsilon=epsilon)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "selection.parquet") as tmp:
-        pq.write_table(pa.Table.from_pandas(sel.to_pandas(), preserve_index=False), tmp)
-    write_json(out / "selection.json", {"method": "sieve-streaming++", "graph": str(graph), "value": r.value,
-                                        "tau": r.tau, "rows_seen": r.n_seen, "sieves_max": r.n_sieves_max,
-                                        **{k: v for k, v in sel.params.items() if k != "value"}})
+    path = _write_selection(out, sel, {"method": "sieve-streaming++", "graph": str(graph), "value": r.value,
+                                       "tau": r.tau, "rows_seen": r.n_seen, "sieves_max": r.n_sieves_max,
+                                       **{k: v for k, v in sel.params.items() if k != "value"}})
     console.print(f"{len(sel)} rows selected in one pass over {r.n_seen} rows (objective {r.value:.6g}, "
-                  f"{r.n_sieves_max} sieves at most) -> {out / 'selection.parquet'}")
+                  f"{r.n_sieves_max} sieves at most) -> {path}")
+
+
+@app.command("greedi")
+def greedi_cmd(
+    graph: Path = GraphArg,
+    out: Path = OutOpt,
+    fraction: Optional[float] = FractionOpt,
+    n: Optional[int] = NOpt,
+    kernel: str = KernelOpt,
+    bandwidth: Optional[float] = BandwidthOpt,
+    metric: str = MetricOpt,
+    local_budget: str = typer.Option("proportional", "--local-budget", help="proportional or k (per partition)."),
+    oversample: float = typer.Option(3.0, "--oversample", help="Round one picks about oversample x budget rows."),
+    executor: str = ExecutorOpt,
+) -> None:
+    """Two rounds of greedy facility location on a stored kNN graph (GreeDi); writes OUT/selection.parquet."""
+    from thresher.cli import console
+    from thresher.select.base import Budget
+    from thresher.stream.graph_greedi import graph_greedi
+
+    sel, r = graph_greedi(graph, Budget(n=n, fraction=fraction), kernel=kernel, bandwidth=bandwidth, metric=metric,
+                          local_budget=local_budget, oversample=oversample, executor=executor)
+    path = _write_selection(out, sel, {"graph": str(graph), "from_round": r.from_round,
+                                       "local_budgets": list(r.local_budgets), **sel.params})
+    console.print(f"{len(sel)} rows selected by two rounds of greedy (union of round one: {r.union_size}, "
+                  f"objective {r.value:.6g}) -> {path}")
 
 
 def register(root: typer.Typer) -> None:

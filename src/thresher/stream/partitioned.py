@@ -38,7 +38,7 @@ from thresher.execute.base import Executor, Shard, get_executor, spawn_seeds
 from thresher.select.base import BaseSelector, Budget, Selection
 from thresher.select.submodular import FacilityLocation
 
-__all__ = ["partitioned_select", "PartitionedSelection"]
+__all__ = ["local_budgets", "partitioned_select", "PartitionedSelection"]
 
 _WEIGHT = "_partition_weight"
 
@@ -81,7 +81,14 @@ class PartitionedSelection:
     local_budget: str
 
 
-def _local_budgets(sizes: list[int], k: int, rule: str, oversample: float) -> list[int]:
+def local_budgets(sizes: list[int], k: int, rule: str, oversample: float) -> list[int]:
+    """Return round one's budget per partition: ``k`` each (``rule="k"``) or in proportion to size.
+
+    Examples
+    --------
+    >>> local_budgets([100, 300], 10, "proportional", 2.0), local_budgets([5, 300], 10, "k", 1.0)
+    ([5, 15], [5, 10])
+    """
     n = sum(sizes)
     if rule == "k":
         return [min(k, m) for m in sizes]
@@ -121,7 +128,7 @@ def partitioned_select(
         raise InvalidParameterError(f"`budget` of {owner} must be a row count or fraction; got a cost budget {budget}.")
     k = budget.resolve(dataset.n_rows, owner)
     sizes = [p.n_rows for p in dataset.partitions]
-    local = _local_budgets(sizes, k, local_budget, oversample)
+    local = local_budgets(sizes, k, local_budget, oversample)
     seeds = spawn_seeds(seed, dataset.n_partitions + 1)
     shards = [Shard(p.index, p.index, p.index + 1, seeds[p.index]) for p in dataset.partitions]
     cols = list(columns)

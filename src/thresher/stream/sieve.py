@@ -19,9 +19,10 @@ The objective is the in-memory facility-location selector's on the same graph,
 ``f(S) = sum_i max_{j in S} W[i, j]`` with ``W`` the kernel similarity of
 :meth:`~thresher.select.graph.KNNGraph.similarity` (row ``i`` is represented by a pick
 among its own neighbours). A candidate ``j`` therefore has to arrive with the rows that
-list it as a neighbour, its column of ``W``: :func:`transpose_graph` writes that reverse
-graph first (one external shuffle of the stored graph, in passes of bounded memory),
-and the sieve then makes its one pass over it.
+list it as a neighbour, its column of ``W``:
+:func:`~thresher.stream.reverse_graph.transpose_graph` writes that reverse graph first
+(one external shuffle of the stored graph, in passes of bounded memory), and the sieve
+then makes its one pass over it.
 
 Work per batch is vectorised: a row whose gain against a sieve's state at the start of
 the batch is already below ``tau`` can never pass later (gains only fall, ``tau`` is
@@ -38,7 +39,7 @@ or apricot runs a sieve over a partitioned sparse graph.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +48,11 @@ import numpy as np
 from thresher._validation import check_choice, check_float, check_int
 from thresher.data.table import ROW_ID
 from thresher.select.base import Budget, Selection
-from thresher.select.graph import kernel_values
-from thresher.stream.partitions import PartitionStore, work_key
+from thresher.stream.partitions import PartitionStore
+from thresher.stream.reverse_graph import Batch, RowPositions, first_part_bandwidth, reverse_batches, transpose_graph
 
-__all__ = ["SieveResult", "first_part_bandwidth", "fixed_width", "sieve_stream", "stream_facility_location", "transpose_graph"]
+__all__ = ["SieveResult", "fixed_width", "sieve_stream", "stream_facility_location"]
 
-Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # positions, indptr, covered positions, similarities
 
 
 @dataclass
@@ -194,122 +194,6 @@ def sieve_stream(batches: Iterable[Batch], n: int, k: int, *, epsilon: float = 0
                        float(tau), most, len(sieves), n_seen)
 
 
-class _Ids:
-    """Row id -> position in the stored order of a graph (sorted ids and their argsort)."""
-
-    def __init__(self, ids: np.ndarray) -> None:
-        self.ids = ids
-        self.order = np.argsort(ids, kind="stable")
-        self.sorted = ids[self.order]
-
-    def __call__(self, rid: np.ndarray) -> np.ndarray:
-        return self.order[np.searchsorted(self.sorted, rid)]
-
-
-def _read_graph_batches(store: PartitionStore, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    import pyarrow.parquet as pq
-
-    for part in store.done_indices():
-        f = pq.ParquetFile(store.part_path(part))
-        for rb in f.iter_batches(batch_size=batch_size, columns=[ROW_ID, "neighbors", "distances"]):
-            m = rb.schema.field("neighbors").type.list_size
-            yield (rb.column(0).to_numpy(), rb.column(1).flatten().to_numpy().reshape(-1, m),
-                   rb.column(2).flatten().to_numpy().reshape(-1, m))
-
-
-def transpose_graph(graph_out: str | Path, *, max_entries: int = 25_000_000, batch_size: int = 65_536) -> int:
-    """Write the reverse of the stored kNN graph under ``<graph_out>/knn_t/`` (resumable); return passes made.
-
-    Part ``p`` of the output holds the rows of graph part ``p``, each with the ids and
-    distances of the rows that list it as a neighbour (``in_neighbors``, ``in_distances``,
-    in stored order). Destination parts are grouped so one group holds at most about
-    ``max_entries`` edges; each group costs one pass over the graph.
-    """
-    import pyarrow as pa
-
-    owner = "transpose_graph"
-    check_int(max_entries, "max_entries", owner, low=1)
-    src = PartitionStore(graph_out, "knn")
-    dst = PartitionStore(graph_out, "knn_t")
-    parts = src.done_indices()
-    rows = [int((src.marker(p) or {}).get("n_rows", 0)) for p in parts]
-    ids = src.read(columns=[ROW_ID]).column(ROW_ID).to_numpy()
-    to_pos = _Ids(ids)
-    bounds = np.concatenate([[0], np.cumsum(rows)])  # part p holds positions bounds[p]..bounds[p+1]
-    k = int(src.read([parts[0]], columns=["neighbors"]).schema.field("neighbors").type.list_size)
-    key = work_key("transpose", [src.marker(p) for p in parts])
-    todo = [j for j, p in enumerate(parts) if not dst.is_done(p, key)]
-    groups: list[list[int]] = []
-    cur: list[int] = []
-    size = 0
-    for j in todo:
-        if cur and size + rows[j] * k > max_entries:
-            groups.append(cur)
-            cur, size = [], 0
-        cur.append(j)
-        size += rows[j] * k
-    if cur:
-        groups.append(cur)
-    for g in groups:
-        want = np.zeros(len(ids), dtype=bool)
-        for j in g:
-            want[bounds[j] : bounds[j + 1]] = True
-        dest, srcs, dist = [], [], []
-        for rid, nb, dd in _read_graph_batches(src, batch_size):
-            dpos = to_pos(nb.ravel())
-            keep = want[dpos]
-            dest.append(dpos[keep])
-            srcs.append(np.repeat(to_pos(rid), nb.shape[1])[keep])
-            dist.append(dd.ravel()[keep])
-        d_all, s_all, x_all = np.concatenate(dest), np.concatenate(srcs), np.concatenate(dist)
-        o = np.lexsort((s_all, d_all))
-        d_all, s_all, x_all = d_all[o], s_all[o], x_all[o]
-        for j in g:
-            a, b = np.searchsorted(d_all, [bounds[j], bounds[j + 1]])
-            counts = np.bincount(d_all[a:b] - bounds[j], minlength=rows[j])
-            offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-            at = pa.table({ROW_ID: ids[bounds[j] : bounds[j + 1]],
-                           "in_neighbors": pa.ListArray.from_arrays(offsets, pa.array(ids[s_all[a:b]])),
-                           "in_distances": pa.ListArray.from_arrays(offsets, pa.array(x_all[a:b].astype(np.float32)))})
-            dst.write(parts[j], at, key)
-    return len(groups)
-
-
-def _reverse_batches(graph_out: str | Path, to_pos: _Ids, kernel: str, bandwidth: float | None, metric: str,
-                     batch_size: int) -> Iterator[Batch]:
-    import pyarrow.parquet as pq
-
-    store = PartitionStore(graph_out, "knn_t")
-    for part in store.done_indices():
-        f = pq.ParquetFile(store.part_path(part))
-        for rb in f.iter_batches(batch_size=batch_size):
-            rid = rb.column(ROW_ID).to_numpy()
-            nb, dd = rb.column("in_neighbors"), rb.column("in_distances")
-            counts = np.diff(nb.offsets.to_numpy()) + 1  # + the row itself
-            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            here = to_pos(rid)
-            vals, self_val = kernel_values(dd.flatten().to_numpy().astype(np.float64), kernel, bandwidth, metric,
-                                           "stream_facility_location")
-            cover = np.empty(indptr[-1], dtype=np.int64)
-            sims = np.empty(indptr[-1], dtype=np.float64)
-            first = indptr[:-1]
-            others = np.ones(indptr[-1], dtype=bool)
-            others[first] = False
-            cover[first], sims[first] = here, self_val
-            cover[others], sims[others] = to_pos(nb.flatten().to_numpy()), vals
-            yield here, indptr, cover, sims
-
-
-def first_part_bandwidth(graph_out: str | Path) -> float:
-    """Return the median positive neighbour distance of the first stored graph part (1.0 if none)."""
-    import pyarrow.parquet as pq
-
-    store = PartitionStore(graph_out, "knn")
-    d = pq.read_table(store.part_path(store.done_indices()[0]), columns=["distances"]).column(0)
-    d = d.combine_chunks().flatten().to_numpy()
-    return float(np.median(d[d > 0])) if (d > 0).any() else 1.0
-
-
 def stream_facility_location(graph_out: str | Path, budget: Budget, *, kernel: str = "gaussian",
                              bandwidth: float | None = None, metric: str = "euclidean", epsilon: float = 0.1,
                              batch_size: int = 65_536, max_entries: int = 25_000_000) -> tuple[Selection, SieveResult]:
@@ -331,7 +215,8 @@ def stream_facility_location(graph_out: str | Path, budget: Budget, *, kernel: s
     if kernel == "gaussian" and bandwidth is None:
         bandwidth = first_part_bandwidth(graph_out)
     transpose_graph(graph_out, max_entries=max_entries, batch_size=batch_size)
-    res = sieve_stream(_reverse_batches(graph_out, _Ids(ids), kernel, bandwidth, metric, batch_size), n, k,
+    res = sieve_stream(reverse_batches(graph_out, RowPositions(ids), kernel, bandwidth, metric, batch_size,
+                                       owner=owner), n, k,
                        epsilon=epsilon)
     sel = Selection(ids[res.positions], "facility_location_stream", budget, None, gains=res.gains,
                     params={"kernel": kernel, "bandwidth": bandwidth, "epsilon": epsilon, "batch_size": batch_size,
