@@ -211,6 +211,19 @@ def step_greedi(root: str, gdir: str, fraction: str, save: str) -> dict:
             "peak_rss_mib": _peak_mib()}
 
 
+def step_greedi_graph(gdir: str, fraction: str, save: str) -> dict:
+    from thresher.select.base import Budget
+    from thresher.stream.graph_greedi import graph_greedi
+
+    done = Path(gdir) / "knn_t" / "_done"
+    cached = done.exists() and len(list(done.glob("part-*.json"))) == len(list((Path(gdir) / "knn" / "_done").glob("*.json")))
+    t0 = time.perf_counter()
+    sel, r = graph_greedi(gdir, Budget(fraction=float(fraction)), bandwidth=_bandwidth(gdir), executor="local")
+    np.save(save, sel.row_ids)
+    return {"picked": len(sel), "union": r.union_size, "seconds": time.perf_counter() - t0, "value": r.value,
+            "from_round": r.from_round, "reverse_graph_cached": cached, "peak_rss_mib": _peak_mib()}
+
+
 def _dense_value(X: np.ndarray, picks: np.ndarray, bw: float) -> float:
     """``sum_i exp(-d(i, S)^2 / (2 bw^2))``: facility location with every pair's similarity (no graph)."""
     import faiss
@@ -219,7 +232,7 @@ def _dense_value(X: np.ndarray, picks: np.ndarray, bw: float) -> float:
     return float(np.exp(-np.maximum(d2[:, 0].astype(np.float64), 0.0) / (2 * bw * bw)).sum())
 
 
-def step_fl_ratio(root: str, gdir: str, fraction: str, sieve_ids: str, greedi_ids: str) -> dict:
+def step_fl_ratio(root: str, gdir: str, fraction: str, *named: str) -> dict:
     """Lazy greedy on the whole graph in memory; each selection's value on the graph and on all pairs."""
     from thresher.data.dataset import open_dataset
 
@@ -232,7 +245,7 @@ def step_fl_ratio(root: str, gdir: str, fraction: str, sieve_ids: str, greedi_id
     n = g.n_rows
     k = int(round(float(fraction) * n))
     pos = {name: np.searchsorted(g.row_ids, np.load(f), sorter=np.argsort(g.row_ids))
-           for name, f in (("sieve", sieve_ids), ("greedi", greedi_ids))}
+           for name, f in (x.split("=", 1) for x in named)}  # "name=picked_ids.npy"
     order = np.argsort(g.row_ids)
     pos = {name: order[p] for name, p in pos.items()}
     pos["random"] = np.random.default_rng(0).choice(n, size=k, replace=False)
@@ -274,6 +287,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=10_000)
     ap.add_argument("--fl-rows", default="1000000,10000000")
     ap.add_argument("--fl-fraction", type=float, default=0.01)
+    ap.add_argument("--fl-methods", default="sieve,greedi_graph,greedi",
+                    help="sieve (one pass), greedi_graph (two rounds on the global graph), greedi (partition-local)")
     ap.add_argument("--quick", action="store_true", help="100k rows, 10 files: under 2 minutes")
     a = ap.parse_args()
     if a.quick:
@@ -313,11 +328,13 @@ def main() -> None:
             else:
                 print(json.dumps({"step": "graph", **_child("graph", str(root), gdir)}), flush=True)
             fr = str(a.fl_fraction)
-            s_ids, g_ids = str(work / f"sieve-{n}.npy"), str(work / f"greedi-{n}.npy")
-            print(json.dumps({"step": "sieve", "rows": n, **_child("sieve", gdir, fr, s_ids)}), flush=True)
-            print(json.dumps({"step": "greedi", "rows": n, **_child("greedi", str(root), gdir, fr, g_ids)}), flush=True)
+            picked = {m: str(work / f"{m}-{n}.npy") for m in a.fl_methods.split(",")}
+            for m, f in picked.items():
+                args = (gdir, fr, f) if m != "greedi" else (str(root), gdir, fr, f)
+                print(json.dumps({"step": m, "rows": n, **_child(m, *args)}), flush=True)
             if i == 0:
-                print(json.dumps({"step": "fl_ratio", **_child("fl_ratio", str(root), gdir, fr, s_ids, g_ids)}), flush=True)
+                named = [f"{m}={f}" for m, f in picked.items()]
+                print(json.dumps({"step": "fl_ratio", **_child("fl_ratio", str(root), gdir, fr, *named)}), flush=True)
     if "semdedup" in steps:
         root = work / f"dup-{a.semdedup_rows}"
         write_data(root, a.semdedup_rows, a.files, seed=1, dup_frac=0.05)

@@ -43,6 +43,7 @@ __all__ = [
     "SaturatedCoverageObjective",
     "LogDeterminantObjective",
     "ModularPlus",
+    "gather_segments",
 ]
 
 
@@ -75,14 +76,22 @@ def _as_csc(W: sp.spmatrix, owner: str) -> sp.csc_matrix:
     return Wc
 
 
+def gather_segments(starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices of the concatenated ranges ``starts[c] .. starts[c] + lens[c]`` and each one's segment.
+
+    Examples
+    --------
+    >>> at, seg = gather_segments(np.array([5, 0]), np.array([2, 1]))
+    >>> at.tolist(), seg.tolist()
+    ([5, 6, 0], [0, 0, 1])
+    """
+    seg = np.repeat(np.arange(len(starts)), lens)
+    return starts[seg] + (np.arange(int(lens.sum())) - (np.cumsum(lens) - lens)[seg]), seg
+
+
 def _segments(indptr: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (entry positions, segment id of each) for the columns ``cand`` of a CSC matrix."""
-    starts = indptr[cand]
-    lens = indptr[cand + 1] - starts
-    seg = np.repeat(np.arange(len(cand)), lens)
-    offs = np.cumsum(lens) - lens
-    idx = starts[seg] + (np.arange(int(lens.sum())) - offs[seg])
-    return idx, seg
+    return gather_segments(indptr[cand], indptr[cand + 1] - indptr[cand])
 
 
 def _segment_sum(vals: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:

@@ -43,6 +43,7 @@ __all__ = [
 
 OPTIMIZERS = ("naive", "lazy", "stochastic")
 _LAZY_BATCH = 32  # stale candidates re-evaluated per vectorised gain call in lazy greedy
+_FIRST_GAINS_BLOCK = 65_536  # candidates per call for the first gains: bounds the temporaries of one call
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,11 @@ def _lazy(
     state = objective.new_state()
     n = len(cand)
     c = costs[cand] if costs is not None else None
-    gain = state.gains(cand).astype(np.float64)  # last computed gain of each candidate
+    # last computed gain of each candidate; in blocks, so a sparse objective's temporaries
+    # (several arrays of every entry of the candidates' columns) stay bounded; gains are
+    # per candidate, so blocking changes no value
+    gain = np.concatenate([np.zeros(0)] + [state.gains(cand[s : s + _FIRST_GAINS_BLOCK]).astype(np.float64)
+                                           for s in range(0, n, _FIRST_GAINS_BLOCK)])
     ratio = per_cost and c is not None
     keys = _BlockMax(gain / c if ratio and c is not None else gain, max(64, int(math.isqrt(max(n, 1)))))
     stamp = np.zeros(n, dtype=np.int64)  # number of picks when each gain was computed

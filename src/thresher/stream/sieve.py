@@ -48,6 +48,7 @@ import numpy as np
 from thresher._validation import check_choice, check_float, check_int
 from thresher.data.table import ROW_ID
 from thresher.select.base import Budget, Selection
+from thresher.select.objectives import gather_segments
 from thresher.stream.partitions import PartitionStore
 from thresher.stream.reverse_graph import Batch, RowPositions, first_part_bandwidth, reverse_batches, transpose_graph
 
@@ -108,9 +109,7 @@ def _feed(sv: _Sieve, batch: Batch, singles: np.ndarray, k: int) -> None:
     cand = np.flatnonzero(singles >= sv.tau)
     if cand.size == 0:
         return
-    starts, lens = indptr[cand], indptr[cand + 1] - indptr[cand]
-    seg = np.repeat(np.arange(len(cand)), lens)
-    at = starts[seg] + (np.arange(int(lens.sum())) - (np.cumsum(lens) - lens)[seg])
+    at, seg = gather_segments(indptr[cand], indptr[cand + 1] - indptr[cand])
     g0 = np.bincount(seg, weights=np.maximum(sims[at] - sv.cur[cover[at]], 0.0), minlength=len(cand))
     cur = sv.cur
     # a row below tau now stays below: gains only fall and tau is fixed (the margin covers
