@@ -165,15 +165,17 @@ def graph_greedi(graph_out: str | Path, budget: Budget, *, kernel: str = "gaussi
     shards = [Shard(j, j, j + 1, seeds[j]) for j in range(len(parts))]
     rounds = list(get_executor(executor).map(round_one, shards))
     union = Columns.concat(c for c, _ in rounds)
+    solutions = [(c.ids, g) for c, g in rounds]  # round one's picks without their columns (union has them)
+    del rounds
     if len(union.ids) < k:
         raise InvalidParameterError(f"round one of {owner} picked {len(union.ids)} rows, fewer than the budget {k}; "
                           "raise `oversample`.")
     idx, gains = greedy_over_columns(union, k)
     ids, value, from_round = union.ids[idx], float(gains.sum()), 2
-    local_values = tuple(float(g.sum()) for _, g in rounds)
-    for (c, g), v in zip(rounds, local_values):
-        if len(c.ids) <= k and v > value:  # RandGreeDi: a round-one solution that fits and is better
-            ids, gains, value, from_round = c.ids, g, v, 1
+    local_values = tuple(float(g.sum()) for _, g in solutions)
+    for (picked, g), v in zip(solutions, local_values):
+        if len(picked) <= k and v > value:  # RandGreeDi: a round-one solution that fits and is better
+            ids, gains, value, from_round = picked, g, v, 1
     res = GraphGreediResult(ids, gains, value, len(union.ids), tuple(local), local_values, from_round)
     sel = Selection(ids, "facility_location_greedi_graph", budget, None, gains=gains,
                     params={"kernel": kernel, "bandwidth": bandwidth, "metric": metric, "local_budget": local_budget,

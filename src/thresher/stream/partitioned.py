@@ -21,6 +21,11 @@ about ``oversample * k`` rows — and says so in the result (that variant keeps 
 selector's quality only empirically; the benchmark reports the objective ratio).
 Both rounds run through an executor (local or Ray) with per-partition seeds, so the
 same seed gives the same selection on both.
+
+For facility location on a stored global kNN graph,
+:func:`~thresher.stream.graph_greedi.graph_greedi` runs the same two rounds on the
+global objective (each partition's rows keep their global neighbours); here each
+partition sees only its own rows.
 """
 
 from __future__ import annotations
