@@ -85,3 +85,23 @@ def test_stored_graph_feeds_graph_selectors(tmp_path: Path) -> None:
     a = FacilityLocation(n_neighbors=8, graph=g).select(t, Budget(n=10), seed=0)
     b = FacilityLocation(n_neighbors=8).select(t, Budget(n=10), seed=0)
     assert a.row_ids.tolist() == b.row_ids.tolist()  # every list probed: the stored graph is the exact one
+
+
+def test_a_graph_naming_unknown_or_repeated_rows_is_refused(tmp_path: Path) -> None:
+    from thresher.errors import ThresherError
+    from thresher.stream.partitions import PartitionStore
+    from thresher.stream.reverse_graph import RowPositions
+
+    def write(d: Path, ids: list[int], nb: list[int]) -> None:
+        PartitionStore(d, "knn").write(0, pa.table({
+            "row_id": np.array(ids, dtype=np.int64),
+            "neighbors": pa.FixedSizeListArray.from_arrays(pa.array(np.array(nb, dtype=np.int64)), 1),
+            "distances": pa.FixedSizeListArray.from_arrays(pa.array(np.ones(len(nb), dtype=np.float32)), 1)}), "k")
+
+    write(tmp_path / "ok", [7, 3, 5], [3, 5, 7])
+    assert read_knn_graph(tmp_path / "ok").indices[:, 0].tolist() == [1, 2, 0]
+    write(tmp_path / "bad", [7, 3, 5], [3, 4, 7])
+    with pytest.raises(ThresherError, match="not in it"):
+        read_knn_graph(tmp_path / "bad")
+    with pytest.raises(ThresherError, match="twice"):
+        RowPositions(np.array([1, 2, 1]))

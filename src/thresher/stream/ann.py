@@ -267,8 +267,6 @@ def read_knn_graph(out: str | Path, metric: str = "euclidean") -> Any:
     k = at.schema.field("neighbors").type.list_size
     nb = at.column("neighbors").combine_chunks().flatten().to_numpy().reshape(-1, k)
     dd = at.column("distances").combine_chunks().flatten().to_numpy().reshape(-1, k).astype(np.float64)
-    order = np.argsort(ids, kind="stable")
-    pos = order[np.searchsorted(ids, nb, sorter=order)]
-    if not np.array_equal(ids[pos], nb):
-        raise InvalidParameterError("the stored kNN graph names rows that are not in it; rebuild it.")
-    return KNNGraph(pos.astype(np.int64), dd, metric, ids)
+    from thresher.stream.reverse_graph import RowPositions
+
+    return KNNGraph(RowPositions(ids)(nb), dd, metric, ids)  # raises when a neighbour is not a stored row

@@ -23,6 +23,7 @@ import numpy as np
 
 from thresher._validation import check_int
 from thresher.data.table import ROW_ID
+from thresher.errors import InvalidParameterError
 from thresher.select.graph import kernel_values
 from thresher.stream.partitions import PartitionStore, work_key
 
@@ -32,7 +33,10 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # positions, indp
 
 
 class RowPositions:
-    """Row id -> position in the stored order of a graph (sorted ids and their argsort).
+    """Row id -> position in the stored order of a graph.
+
+    A hash index (pandas), not ``searchsorted`` on sorted ids: mapping 10M random ids into
+    10M measured 2.5 s against 14.2 s, and the reverse graph maps every edge once per pass.
 
     Examples
     --------
@@ -41,12 +45,19 @@ class RowPositions:
     """
 
     def __init__(self, ids: np.ndarray) -> None:
+        import pandas as pd
+
         self.ids = ids
-        self.order = np.argsort(ids, kind="stable")
-        self.sorted = ids[self.order]
+        self.index = pd.Index(ids)
+        if not self.index.is_unique:
+            raise InvalidParameterError("the stored kNN graph holds a row id twice; rebuild it.")
 
     def __call__(self, rid: np.ndarray) -> np.ndarray:
-        return self.order[np.searchsorted(self.sorted, rid)]
+        shape = np.shape(rid)
+        pos = self.index.get_indexer(np.asarray(rid).ravel())
+        if pos.size and pos.min() < 0:
+            raise InvalidParameterError("the stored kNN graph names rows that are not in it; rebuild it.")
+        return pos.astype(np.int64).reshape(shape)
 
 
 def _read_graph_batches(store: PartitionStore, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
