@@ -178,6 +178,13 @@ def step_graph(root: str, gdir: str) -> dict:
             "recall_at_10": s["recall_at_k"], "computed_partitions": s["n_computed"], "peak_rss_mib": _peak_mib()}
 
 
+def _n_done(gdir: str, name: str) -> int:
+    """Finished parts of the partitioned output ``<gdir>/<name>``."""
+    from thresher.stream.partitions import PartitionStore
+
+    return len(PartitionStore(gdir, name).done_indices())
+
+
 def _bandwidth(gdir: str) -> float:
     from thresher.stream.reverse_graph import first_part_bandwidth
 
@@ -215,8 +222,7 @@ def step_greedi_graph(gdir: str, fraction: str, save: str) -> dict:
     from thresher.select.base import Budget
     from thresher.stream.graph_greedi import graph_greedi
 
-    done = Path(gdir) / "knn_t" / "_done"
-    cached = done.exists() and len(list(done.glob("part-*.json"))) == len(list((Path(gdir) / "knn" / "_done").glob("*.json")))
+    cached = _n_done(gdir, "knn_t") == _n_done(gdir, "knn")
     t0 = time.perf_counter()
     sel, r = graph_greedi(gdir, Budget(fraction=float(fraction)), bandwidth=_bandwidth(gdir), executor="local")
     np.save(save, sel.row_ids)
@@ -237,14 +243,14 @@ def _graph_ratios(gdir: str, fraction: str, named: tuple[str, ...]) -> tuple[dic
     from thresher.select.objectives import FacilityLocationObjective
     from thresher.select.optimizers import lazy_greedy
     from thresher.stream.ann import read_knn_graph
+    from thresher.stream.reverse_graph import RowPositions
 
     g = read_knn_graph(gdir)
     W = g.similarity("gaussian", _bandwidth(gdir))
     n = g.n_rows
     k = int(round(float(fraction) * n))
-    order = np.argsort(g.row_ids)
-    pos = {name: order[np.searchsorted(g.row_ids, np.load(f), sorter=order)]
-           for name, f in (x.split("=", 1) for x in named)}  # "name=picked_ids.npy"
+    to_pos = RowPositions(g.row_ids)
+    pos = {name: to_pos(np.load(f)) for name, f in (x.split("=", 1) for x in named)}  # "name=picked_ids.npy"
     pos["random"] = np.random.default_rng(0).choice(n, size=k, replace=False)
     obj = FacilityLocationObjective(W.tocsr())
     del W
@@ -266,12 +272,12 @@ def step_fl_graph_ratio(gdir: str, fraction: str, *named: str) -> dict:
 def step_fl_ratio(root: str, gdir: str, fraction: str, *named: str) -> dict:
     """Lazy greedy on the whole graph in memory; each selection's value on the graph and on all pairs."""
     from thresher.data.dataset import open_dataset
+    from thresher.stream.reverse_graph import RowPositions
 
     out, pos, ids = _graph_ratios(gdir, fraction, named)
     greedy = pos.pop("lazy_greedy")
     t = open_dataset(root, embedding_columns="emb").to_table()
-    X = np.ascontiguousarray(t.embeddings[np.argsort(t.row_id)][np.searchsorted(np.sort(t.row_id), ids)],
-                             dtype=np.float32)
+    X = np.ascontiguousarray(t.embeddings[RowPositions(t.row_id)(ids)], dtype=np.float32)  # in graph order
     bw = _bandwidth(gdir)
     dense_ref = _dense_value(X, greedy, bw)
     out["all_pairs_ratio_to_lazy_greedy"] = {name: _dense_value(X, p, bw) / dense_ref for name, p in pos.items()}
@@ -338,8 +344,7 @@ def main() -> None:
         for i, n in enumerate(int(float(x)) for x in a.fl_rows.split(",")):
             root, gdir = work / f"data-{n}", str(work / f"graph-{n}")
             write_data(root, n, a.files)
-            done = Path(gdir) / "knn" / "_done"
-            if done.exists() and len(list(done.glob("part-*.json"))) == a.files:
+            if _n_done(gdir, "knn") == a.files:
                 print(json.dumps({"step": "graph", "rows": n, "cached": gdir}), flush=True)  # the ivf step measures it
             else:
                 print(json.dumps({"step": "graph", **_child("graph", str(root), gdir)}), flush=True)

@@ -45,7 +45,7 @@ from thresher.select.objectives import FacilityLocationObjective, gather_segment
 from thresher.select.optimizers import lazy_greedy
 from thresher.stream.partitioned import local_budgets
 from thresher.stream.partitions import PartitionStore
-from thresher.stream.reverse_graph import Batch, first_part_bandwidth, reverse_batches, transpose_graph
+from thresher.stream.reverse_graph import Batch, prepare_reverse_graph, reverse_batches
 
 __all__ = ["Columns", "GraphGreediResult", "graph_greedi", "greedy_over_columns"]
 
@@ -138,7 +138,7 @@ def graph_greedi(graph_out: str | Path, budget: Budget, *, kernel: str = "gaussi
     is deterministic, so every executor gives the same selection.
     """
     owner = "graph_greedi"
-    check_choice(kernel, "kernel", owner, ("gaussian", "cosine"))
+    check_choice(kernel, "kernel", owner, ("gaussian", "cosine"))  # before anything is read
     check_choice(metric, "metric", owner, ("euclidean", "cosine"))
     check_choice(local_budget, "local_budget", owner, ("proportional", "k"))
     check_float(oversample, "oversample", owner, low=1.0)
@@ -150,9 +150,7 @@ def graph_greedi(graph_out: str | Path, budget: Budget, *, kernel: str = "gaussi
         raise RunDirError(f"no finished kNN graph partitions under {str(store.dir)!r}; run `thresher stream knn` first.")
     sizes = [int((store.marker(p) or {}).get("n_rows", 0)) for p in parts]
     k = budget.resolve(sum(sizes), owner)
-    if kernel == "gaussian" and bandwidth is None:
-        bandwidth = first_part_bandwidth(graph_out)
-    transpose_graph(graph_out, max_entries=max_entries, batch_size=batch_size)
+    bandwidth = prepare_reverse_graph(graph_out, kernel, bandwidth, max_entries=max_entries, batch_size=batch_size)
     local = local_budgets(sizes, k, local_budget, oversample)
     seeds = spawn_seeds(0, len(parts))  # unused by greedy; shards carry one
 
@@ -169,7 +167,7 @@ def graph_greedi(graph_out: str | Path, budget: Budget, *, kernel: str = "gaussi
     del rounds
     if len(union.ids) < k:
         raise InvalidParameterError(f"round one of {owner} picked {len(union.ids)} rows, fewer than the budget {k}; "
-                          "raise `oversample`.")
+                                    "raise `oversample`.")
     idx, gains = greedy_over_columns(union, k)
     ids, value, from_round = union.ids[idx], float(gains.sum()), 2
     local_values = tuple(float(g.sum()) for _, g in solutions)

@@ -27,7 +27,7 @@ from thresher.errors import InvalidParameterError
 from thresher.select.graph import kernel_values
 from thresher.stream.partitions import PartitionStore, work_key
 
-__all__ = ["Batch", "RowPositions", "first_part_bandwidth", "reverse_batches", "transpose_graph"]
+__all__ = ["Batch", "RowPositions", "first_part_bandwidth", "prepare_reverse_graph", "reverse_batches", "transpose_graph"]
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # positions, indptr, covered positions, similarities
 
@@ -47,7 +47,6 @@ class RowPositions:
     def __init__(self, ids: np.ndarray) -> None:
         import pandas as pd
 
-        self.ids = ids
         self.index = pd.Index(ids)
         if not self.index.is_unique:
             raise InvalidParameterError("the stored kNN graph holds a row id twice; rebuild it.")
@@ -170,3 +169,16 @@ def first_part_bandwidth(graph_out: str | Path) -> float:
     d = pq.read_table(store.part_path(store.done_indices()[0]), columns=["distances"]).column(0)
     d = d.combine_chunks().flatten().to_numpy()
     return float(np.median(d[d > 0])) if (d > 0).any() else 1.0
+
+
+def prepare_reverse_graph(graph_out: str | Path, kernel: str, bandwidth: float | None, *, max_entries: int,
+                          batch_size: int) -> float | None:
+    """Write the reverse graph when missing and return the bandwidth to use (callers check ``kernel``).
+
+    What every method over the reverse graph does first; a Gaussian ``bandwidth`` left at
+    ``None`` becomes :func:`first_part_bandwidth`.
+    """
+    if kernel == "gaussian" and bandwidth is None:
+        bandwidth = first_part_bandwidth(graph_out)
+    transpose_graph(graph_out, max_entries=max_entries, batch_size=batch_size)
+    return bandwidth

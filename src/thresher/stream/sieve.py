@@ -50,10 +50,9 @@ from thresher.data.table import ROW_ID
 from thresher.select.base import Budget, Selection
 from thresher.select.objectives import gather_segments
 from thresher.stream.partitions import PartitionStore
-from thresher.stream.reverse_graph import Batch, RowPositions, first_part_bandwidth, reverse_batches, transpose_graph
+from thresher.stream.reverse_graph import Batch, RowPositions, prepare_reverse_graph, reverse_batches
 
 __all__ = ["SieveResult", "fixed_width", "sieve_stream", "stream_facility_location"]
-
 
 
 @dataclass
@@ -198,25 +197,22 @@ def stream_facility_location(graph_out: str | Path, budget: Budget, *, kernel: s
                              batch_size: int = 65_536, max_entries: int = 25_000_000) -> tuple[Selection, SieveResult]:
     """Select ``budget`` rows in one pass over the kNN graph that :func:`~thresher.stream.ann.knn_graph` wrote.
 
-    The reverse graph is written first when missing (:func:`transpose_graph`).
+    The reverse graph is written first when missing
+    (:func:`~thresher.stream.reverse_graph.transpose_graph`).
     ``bandwidth`` of the Gaussian kernel defaults to the median positive neighbour
     distance of the first stored partition (the in-memory default is the median over
     the whole graph). Returns the :class:`~thresher.select.base.Selection` (ranked in
     the order the best sieve picked) and the :class:`SieveResult`.
     """
     owner = "stream_facility_location"
-    check_choice(kernel, "kernel", owner, ("gaussian", "cosine"))
+    check_choice(kernel, "kernel", owner, ("gaussian", "cosine"))  # before anything is read
     check_choice(metric, "metric", owner, ("euclidean", "cosine"))
-    store = PartitionStore(graph_out, "knn")
-    ids = store.read(columns=[ROW_ID]).column(ROW_ID).to_numpy()
+    ids = PartitionStore(graph_out, "knn").read(columns=[ROW_ID]).column(ROW_ID).to_numpy()
     n = len(ids)
     k = budget.resolve(n, owner)
-    if kernel == "gaussian" and bandwidth is None:
-        bandwidth = first_part_bandwidth(graph_out)
-    transpose_graph(graph_out, max_entries=max_entries, batch_size=batch_size)
+    bandwidth = prepare_reverse_graph(graph_out, kernel, bandwidth, max_entries=max_entries, batch_size=batch_size)
     res = sieve_stream(reverse_batches(graph_out, RowPositions(ids), kernel, bandwidth, metric, batch_size,
-                                       owner=owner), n, k,
-                       epsilon=epsilon)
+                                       owner=owner), n, k, epsilon=epsilon)
     sel = Selection(ids[res.positions], "facility_location_stream", budget, None, gains=res.gains,
                     params={"kernel": kernel, "bandwidth": bandwidth, "epsilon": epsilon, "batch_size": batch_size,
                             "method": "sieve-streaming++", "value": res.value})
